@@ -1,0 +1,46 @@
+/**
+ * Typed delivery errors, told apart by `name` (as analytics-next's Segment.io plugin does with
+ * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
+ */
+
+/** Trustpilot refused the invitation for good (a 4xx other than 429): sending it again won't help. */
+export class InvitationRejectedError extends Error {
+  override name = 'InvitationRejectedError'
+  constructor(
+    readonly status: number,
+    message = `Trustpilot rejected the invitation (HTTP ${status})`,
+  ) {
+    super(message)
+  }
+}
+
+/** Trustpilot answered 251–253: the integration is disabled or this shop's domain is blocked. */
+export class IntegrationDisabledError extends InvitationRejectedError {
+  override name = 'IntegrationDisabledError'
+  constructor(status: number) {
+    super(status, `Trustpilot integration disabled or domain blocked (HTTP ${status})`)
+  }
+}
+
+/**
+ * A failure worth another attempt: a network error, a timeout, a 5xx or a 429. `retryAfterMs` carries
+ * the server's `Retry-After`, when it sent one.
+ */
+export class RetryableError extends Error {
+  override name = 'RetryableError'
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message)
+  }
+}
+
+/** The outbox gave up on an invitation: too many attempts, too old, or pushed out by newer ones. */
+export class DeliveryAbandonedError extends Error {
+  override name = 'DeliveryAbandonedError'
+}
+
+/** True for the errors after which the same request should never be sent again. */
+export const isPermanent = (error: unknown): boolean => !(error instanceof RetryableError)

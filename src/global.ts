@@ -1,0 +1,12 @@
+/**
+ * Entry of dist/trustpilot.global.js: a classic script for analytics-next's remote plugins, which
+ * are loaded with a plain <script> and looked up as `window[libraryName]`.
+ */
+import { type TrustpilotSettings, trustpilot } from './index'
+
+const trustpilotDestination = Object.assign(
+  (settings: TrustpilotSettings) => trustpilot(settings),
+  { pluginName: 'Trustpilot' },
+)
+;(globalThis as unknown as { trustpilotDestination: typeof trustpilotDestination }).trustpilotDestination =
+  trustpilotDestination

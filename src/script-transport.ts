@@ -1,0 +1,79 @@
+/**
+ * The 'script' transport: delivers through Trustpilot's own browser script (tp.min.js) instead of
+ * speaking the HTTP protocol. The script is loaded lazily, on the first invitation, so a page that
+ * never sees an order never loads it. Every wait is bounded by `timeoutMs`: a blocked script (ad
+ * blocker, CSP) becomes a retryable error, never a stalled `track` or `ready()`.
+ */
+import { RetryableError } from './errors'
+import { withProducts } from './mapping'
+import type { ResolvedSettings } from './settings'
+import type { Transport } from './transport'
+
+type Tp = ((...args: unknown[]) => void) & { q?: unknown[][] }
+type TpWindow = { tp?: Tp; TrustpilotObject?: string }
+
+export function scriptTransport(settings: ResolvedSettings): Transport {
+  const win = globalThis as unknown as TpWindow
+  let loading: Promise<Tp> | undefined
+  let registered = false
+  /** Answers to `createInvitation` arrive in order; each settles the oldest waiting send. */
+  const waiting: Array<(ok: boolean) => void> = []
+
+  const timeout = <T>(promise: Promise<T>, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new RetryableError(`${what} within ${settings.timeoutMs} ms`)),
+        settings.timeoutMs,
+      )
+      promise.then(resolve, reject).finally(() => clearTimeout(timer))
+    })
+
+  function load(): Promise<Tp> {
+    // Trustpilot's standard snippet: a queue stub that the script drains once it runs.
+    win.TrustpilotObject = 'tp'
+    const tp: Tp =
+      win.tp ??
+      (win.tp = function (...args: unknown[]) {
+        ;(tp.q ??= []).push(args)
+      } as Tp)
+    if (!registered) {
+      registered = true
+      tp('register', settings.apiKey)
+      tp('on', 'createInvitation', () => waiting.shift()?.(true))
+    }
+    const script = document.createElement('script')
+    script.async = true
+    script.src = `${settings.endpoint}/tp.min.js`
+    const loaded = new Promise<Tp>((resolve, reject) => {
+      script.onload = () => resolve(win.tp as Tp)
+      script.onerror = () =>
+        reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
+    })
+    document.head.appendChild(script)
+    return timeout(loaded, `Trustpilot's script did not load`)
+  }
+
+  return {
+    async send(invitation) {
+      loading ??= load()
+      let tp: Tp
+      try {
+        tp = await loading
+      } catch (error) {
+        loading = undefined // try a fresh <script> on the next attempt
+        throw error
+      }
+      let settle = (_ok: boolean) => {}
+      const answered = new Promise<boolean>((resolve) => waiting.push((settle = resolve)))
+      // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
+      tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
+      try {
+        await timeout(answered, 'no answer from Trustpilot\'s script')
+      } catch (error) {
+        if (waiting.includes(settle)) waiting.splice(waiting.indexOf(settle), 1)
+        throw error
+      }
+      return 'created'
+    },
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * msw handlers that play Trustpilot's invitation endpoint. The same handlers serve the Node tests
+ * (msw/node) and the browser tests (@msw/playwright routes the page's requests through them).
+ */
+import { delay, HttpResponse, http } from 'msw'
+import { DEFAULT_ENDPOINT } from './fixtures'
+
+/**
+ * How the fake answers: 'protocol' is Trustpilot's normal flow (202 to a request without products,
+ * 201 to one with them); a number is that status; 'network-error' fails the connection; 'hang'
+ * never answers.
+ */
+export type Behaviour = 'protocol' | 'network-error' | 'hang' | number
+
+export interface RecordedRequest {
+  apiKey: string
+  url: string
+  contentType: string | null
+  body: Record<string, unknown>
+  /** The request's credentials mode, where the runtime exposes it. */
+  credentials: RequestCredentials
+}
+
+export interface FakeTrustpilot {
+  handlers: ReturnType<typeof http.post>[]
+  requests: RecordedRequest[]
+  /** Answers, in order, for the next requests; then `fallback`. */
+  script: Behaviour[]
+  fallback: Behaviour
+}
+
+const cors = (request: Request) => ({
+  'Access-Control-Allow-Origin': request.headers.get('Origin') ?? '*',
+  'Access-Control-Allow-Credentials': 'true',
+  'Access-Control-Allow-Methods': 'POST',
+  'Access-Control-Allow-Headers': 'Content-Type',
+})
+
+export function fakeTrustpilot(endpoint = DEFAULT_ENDPOINT, fallback: Behaviour = 'protocol'): FakeTrustpilot {
+  const fake: FakeTrustpilot = { handlers: [], requests: [], script: [], fallback }
+  fake.handlers = [
+    http.options(`${endpoint}/api/:apiKey/invitation`, ({ request }) =>
+      new HttpResponse(null, { status: 204, headers: cors(request) }),
+    ),
+    http.post(`${endpoint}/api/:apiKey/invitation`, async ({ request, params }) => {
+      const body = (await request.json()) as Record<string, unknown>
+      fake.requests.push({
+        apiKey: String(params.apiKey),
+        url: request.url,
+        contentType: request.headers.get('Content-Type'),
+        body,
+        credentials: request.credentials,
+      })
+      const behaviour = fake.script.shift() ?? fake.fallback
+      if (behaviour === 'network-error') return HttpResponse.error()
+      if (behaviour === 'hang') {
+        await delay('infinite')
+      }
+      const status = behaviour === 'protocol' ? ('products' in body ? 201 : 202) : (behaviour as number)
+      return new HttpResponse(null, { status, headers: cors(request) })
+    }),
+  ]
+  return fake
+}

@@ -1,0 +1,68 @@
+import { setupServer } from 'msw/node'
+import type { Invitation } from '../src/mapping'
+import { createOutbox, type DeliveryEvent } from '../src/outbox'
+import { resolveSettings } from '../src/settings'
+import { createStore, type Store } from '../src/store'
+import { apiTransport } from '../src/transport'
+import type { TrustpilotSettings } from '../src/index'
+import { API_KEY } from './fixtures'
+import type { FakeTrustpilot } from './handlers'
+
+/** A Storage backed by a Map, standing in for localStorage in Node. */
+export class MemoryStorage implements Storage {
+  #items = new Map<string, string>()
+  failWrites = false
+  get length() {
+    return this.#items.size
+  }
+  clear() {
+    this.#items.clear()
+  }
+  getItem(key: string) {
+    return this.#items.get(key) ?? null
+  }
+  key(index: number) {
+    return [...this.#items.keys()][index] ?? null
+  }
+  removeItem(key: string) {
+    this.#items.delete(key)
+  }
+  setItem(key: string, value: string) {
+    if (this.failWrites) throw new DOMException('quota', 'QuotaExceededError')
+    this.#items.set(key, value)
+  }
+}
+
+/** An outbox over the real fetch transport, recording every delivery event. */
+export function outboxUnderTest(
+  overrides: Partial<TrustpilotSettings> = {},
+  store: Store = createStore('test', () => {}),
+) {
+  const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
+  const events: DeliveryEvent[] = []
+  const waiters: Array<() => void> = []
+  const outbox = createOutbox({
+    settings,
+    store,
+    transport: apiTransport(settings),
+    random: () => 0,
+    notify: (event: DeliveryEvent, _invitation: Invitation) => {
+      events.push(event)
+      for (const wake of waiters.splice(0)) wake()
+    },
+  })
+  /** Resolves with the first event that is final (sent, failed, duplicate). */
+  const settled = async (): Promise<DeliveryEvent> => {
+    for (;;) {
+      const final = events.find((e) => e.type !== 'retrying')
+      if (final) return final
+      await new Promise<void>((resolve) => waiters.push(resolve))
+    }
+  }
+  return { outbox, events, settled, settings, store }
+}
+
+/** Starts msw in Node with the fake's handlers for the duration of a suite. */
+export function mswServer(fake: FakeTrustpilot) {
+  return setupServer(...fake.handlers)
+}

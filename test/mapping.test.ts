@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { mapOrder, withProducts } from '../src/mapping'
+import { resolveSettings } from '../src/settings'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
+
+const settings = resolveSettings({ apiKey: API_KEY })
+const order = (properties: unknown, extra: Record<string, unknown> = {}) => ({
+  type: 'track',
+  event: 'Order Completed',
+  properties,
+  ...extra,
+})
+const map = (event: unknown, traits: unknown = {}, s = settings) => mapOrder(event, traits, s)
+const invitationOf = (event: unknown, traits?: unknown, s = settings) => {
+  const result = map(event, traits, s)
+  if (!('invitation' in result)) throw new Error(`expected an invitation, got skip: ${result.skip}`)
+  return result.invitation
+}
+const skipOf = (event: unknown, traits?: unknown, s = settings) => {
+  const result = map(event, traits, s)
+  if (!('skip' in result)) throw new Error('expected a skip')
+  return result.skip
+}
+
+describe('mapping the seed example', () => {
+  test('first request body is exactly the seed expectation', () => {
+    assert.deepEqual(invitationOf(order(SEED_PROPERTIES)).body, SEED_FIRST_BODY)
+  })
+  test('second request body carries products and de-duplicated skus', () => {
+    assert.deepEqual(withProducts(invitationOf(order(SEED_PROPERTIES))), SEED_SECOND_BODY)
+  })
+})
+
+describe('which events are considered', () => {
+  const cases: Array<[string, unknown]> = [
+    ['another track event', { type: 'track', event: 'Product Viewed', properties: SEED_PROPERTIES }],
+    ['a page call', { type: 'page', properties: SEED_PROPERTIES }],
+    ['an identify call', { type: 'identify', traits: { email: 'a@b.c' } }],
+    ['a differently cased name', { type: 'track', event: 'order completed', properties: SEED_PROPERTIES }],
+    ['not an object', 'Order Completed'],
+    ['null', null],
+  ]
+  for (const [name, event] of cases) {
+    test(`${name} is skipped`, () => assert.match(skipOf(event), /not an Order Completed/))
+  }
+})
+
+describe('order_id', () => {
+  const valid: Array<[unknown, string]> = [
+    ['abc', 'abc'],
+    ['  abc  ', 'abc'],
+    [12345, '12345'],
+    [0, '0'],
+    [12.5, '12.5'],
+    [1e21, '1000000000000000000000'],
+  ]
+  for (const [orderId, expected] of valid) {
+    test(`${JSON.stringify(orderId)} becomes referenceId ${expected}`, () => {
+      const body = invitationOf(order({ order_id: orderId, email: 'a@b.co' })).body
+      assert.equal(body.referenceId, expected)
+    })
+  }
+  const invalid: Array<[string, unknown, RegExp]> = [
+    ['missing', undefined, /properties\.order_id is missing/],
+    ['null', null, /properties\.order_id is missing/],
+    ['empty', '   ', /properties\.order_id is empty/],
+    ['NaN', Number.NaN, /properties\.order_id must be a finite number/],
+    ['Infinity', Number.POSITIVE_INFINITY, /properties\.order_id must be a finite number/],
+    ['an object', { id: 1 }, /properties\.order_id must be a string or a number, not an object/],
+    ['an array', ['1'], /properties\.order_id must be a string or a number, not an array/],
+    ['too long', 'x'.repeat(256), /properties\.order_id is longer than 255/],
+  ]
+  for (const [name, orderId, reason] of invalid) {
+    test(`${name} is skipped with a reason naming the field`, () => {
+      assert.match(skipOf(order({ order_id: orderId, email: 'a@b.co' })), reason)
+    })
+  }
+})
+
+describe('email', () => {
+  const base = { order_id: 'o1' }
+  test('properties.email wins over traits', () => {
+    const event = order({ ...base, email: 'p@x.io' }, { context: { traits: { email: 'c@x.io' } } })
+    assert.equal(invitationOf(event, { email: 'u@x.io' }).body.recipientEmail, 'p@x.io')
+  })
+  test('context.traits.email is next', () => {
+    const event = order(base, { context: { traits: { email: 'c@x.io' } } })
+    assert.equal(invitationOf(event, { email: 'u@x.io' }).body.recipientEmail, 'c@x.io')
+  })
+  test("then the user's stored traits", () => {
+    assert.equal(invitationOf(order(base), { email: 'u@x.io' }).body.recipientEmail, 'u@x.io')
+  })
+  test('is trimmed', () => {
+    assert.equal(invitationOf(order({ ...base, email: '  p@x.io \n' })).body.recipientEmail, 'p@x.io')
+  })
+  const invalid: Array<[string, unknown, RegExp]> = [
+    ['no @', 'test.example.com', /properties\.email is not an email address/],
+    ['two @', 'a@b@c', /properties\.email is not an email address/],
+    ['inner space', 'te st@example.com', /properties\.email is not an email address/],
+    ['nothing before @', '@example.com', /properties\.email is not an email address/],
+    ['nothing after @', 'test@', /properties\.email is not an email address/],
+    ['a number', 42, /properties\.email must be a string, not a number/],
+    ['an object', { a: 1 }, /properties\.email must be a string, not an object/],
+    ['too long', `${'a'.repeat(250)}@x.io`, /properties\.email is longer than 254/],
+  ]
+  for (const [name, email, reason] of invalid) {
+    test(`${name} is skipped with a reason naming the field`, () => {
+      const skip = skipOf(order({ ...base, email }))
+      assert.match(skip, reason)
+      if (typeof email === 'string') assert.ok(!skip.includes(email), 'the reason must not quote the email')
+    })
+  }
+  test('missing everywhere is skipped with a reason', () => {
+    assert.match(skipOf(order(base)), /no email: set properties\.email/)
+  })
+  test('an invalid properties.email does not fall back to traits', () => {
+    assert.match(skipOf(order({ ...base, email: 'nope' }), { email: 'u@x.io' }), /properties\.email/)
+  })
+})
+
+describe('recipientName', () => {
+  const cases: Array<[string, Record<string, unknown>, unknown, string | undefined]> = [
+    ['name + surname', { name: 'John', surname: 'Johnson' }, {}, 'John Johnson'],
+    ['name + last_name', { name: 'John', last_name: 'Doe' }, {}, 'John Doe'],
+    ['first_name + last_name', { first_name: 'Ann', last_name: 'Lee' }, {}, 'Ann Lee'],
+    ['name only', { name: ' John ' }, {}, 'John'],
+    ['traits name is the full name', {}, { name: 'Peter Gibbons', lastName: 'Gibbons' }, 'Peter Gibbons'],
+    ['traits firstName/lastName', {}, { firstName: 'Peter', lastName: 'Gibbons' }, 'Peter Gibbons'],
+    ['traits first_name/last_name', {}, { first_name: 'Pe', last_name: 'G' }, 'Pe G'],
+    ['none', {}, {}, undefined],
+    ['non-string names are ignored', { name: { x: 1 }, surname: null }, {}, undefined],
+  ]
+  for (const [name, props, traits, expected] of cases) {
+    test(name, () => {
+      const body = invitationOf(order({ order_id: 'o', email: 'a@b.co', ...props }), traits).body
+      assert.equal(body.recipientName, expected)
+      if (expected === undefined) assert.ok(!('recipientName' in body), 'absent, not undefined')
+    })
+  }
+})
+
+describe('products', () => {
+  const productsOf = (products: unknown) =>
+    invitationOf(order({ order_id: 'o', email: 'a@b.co', products }))
+  test('not an array gives none', () => {
+    assert.deepEqual(productsOf('junk').products, [])
+    assert.deepEqual(productsOf({ 0: { sku: 'a' } }).products, [])
+  })
+  test('non-objects are dropped', () => {
+    assert.deepEqual(productsOf([null, 1, 'x', [], { sku: 'a' }]).products, [{ sku: 'a' }])
+  })
+  test('sku falls back to product_id; absent fields are left out', () => {
+    assert.deepEqual(productsOf([{ product_id: 'p1', gtin: 123, mpn: 'm', brand: 'b' }]).products, [
+      { sku: 'p1', productId: 'p1', brand: 'b', gtin: '123', mpn: 'm' },
+    ])
+  })
+  test('productSkus drop empty and duplicate skus', () => {
+    const invitation = productsOf([{ sku: 'a' }, { sku: '' }, { sku: 'a' }, { sku: 'b' }, {}])
+    assert.deepEqual(invitation.productSkus, ['a', 'b'])
+  })
+})
+
+describe('settings reach the body', () => {
+  test('source, templateId, locale and tags', () => {
+    const s = resolveSettings({ apiKey: 'k', source: 'Shop', templateId: 't1', locale: 'da-DK', tags: ['a', 'b'] })
+    assert.deepEqual(invitationOf(order({ order_id: 'o', email: 'a@b.co' }), {}, s).body, {
+      recipientEmail: 'a@b.co',
+      referenceId: 'o',
+      source: 'Shop',
+      templateId: 't1',
+      locale: 'da-DK',
+      tags: ['a', 'b'],
+    })
+  })
+})
+
+describe('consent and audiences', () => {
+  const s = resolveSettings({ apiKey: 'k', consentCategories: ['Marketing', 'Analytics'] })
+  const withConsent = (preferences: unknown) =>
+    order({ order_id: 'o', email: 'a@b.co' }, { context: { consent: { categoryPreferences: preferences } } })
+  test('all categories granted: sent', () => {
+    invitationOf(withConsent({ Marketing: true, Analytics: true, Other: false }), {}, s)
+  })
+  test('one category denied: skipped, naming it', () => {
+    assert.match(skipOf(withConsent({ Marketing: true, Analytics: false }), {}, s), /consent not granted for: Analytics/)
+  })
+  test('no stamp: skipped', () => {
+    assert.match(skipOf(order({ order_id: 'o', email: 'a@b.co' }), {}, s), /no consent stamp/)
+  })
+  test('no consentCategories setting: no check', () => {
+    invitationOf(order({ order_id: 'o', email: 'a@b.co' }))
+  })
+  const a = resolveSettings({ apiKey: 'k', excludeAudiences: ['recent_complainers'] })
+  test('a user in an excluded audience is skipped', () => {
+    assert.match(
+      skipOf(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: true }, a),
+      /excluded audience "recent_complainers"/,
+    )
+  })
+  test('an audience key that is false or truthy-but-not-true does not exclude', () => {
+    invitationOf(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: false }, a)
+    invitationOf(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: 'yes' }, a)
+  })
+})

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { resolveSettings } from '../src/settings'
+import type { TrustpilotSettings } from '../src/index'
+
+const resolve = (s: unknown) => resolveSettings(s as TrustpilotSettings)
+
+describe('settings', () => {
+  test('defaults', () => {
+    const s = resolve({ apiKey: ' key ' })
+    assert.equal(s.apiKey, 'key')
+    assert.equal(s.endpoint, 'https://invitejs.trustpilot.com')
+    assert.equal(s.source, 'InvitationScript')
+    assert.equal(s.debug, false)
+    assert.equal(s.timeoutMs, 10_000)
+    assert.equal(s.maxAttempts, 10)
+    assert.equal(s.maxAgeMs, 72 * 3_600_000)
+    assert.equal(s.transport, 'api')
+    assert.equal(s.consentCategories, undefined)
+    assert.deepEqual(s.excludeAudiences, [])
+  })
+
+  const missingKey: unknown[] = [undefined, null, {}, { apiKey: '' }, { apiKey: '  ' }, { apiKey: 42 }]
+  for (const input of missingKey) {
+    test(`apiKey ${JSON.stringify(input)} throws naming apiKey`, () => {
+      assert.throws(() => resolve(input), { name: 'TypeError', message: /"apiKey"/ })
+    })
+  }
+
+  const endpoints: Array<[string, string]> = [
+    ['https://invitejs.trustpilot.com/', 'https://invitejs.trustpilot.com'],
+    ['https://proxy.example.com/tp/', 'https://proxy.example.com/tp'],
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['http://127.9.9.9', 'http://127.9.9.9'],
+    ['http://localhost:3000', 'http://localhost:3000'],
+    ['http://[::1]:3000', 'http://[::1]:3000'],
+  ]
+  for (const [input, expected] of endpoints) {
+    test(`endpoint ${input} is accepted`, () => assert.equal(resolve({ apiKey: 'k', endpoint: input }).endpoint, expected))
+  }
+  const badEndpoints = [
+    'http://example.com',
+    'http://192.168.1.10',
+    'http://localhost.example.com',
+    'ftp://127.0.0.1',
+    'javascript:alert(1)',
+    'not a url',
+    '',
+    'https://example.com/?x=1',
+  ]
+  for (const input of badEndpoints) {
+    test(`endpoint ${JSON.stringify(input)} throws naming endpoint`, () => {
+      assert.throws(() => resolve({ apiKey: 'k', endpoint: input }), { name: 'TypeError', message: /"endpoint"/ })
+    })
+  }
+
+  const badValues: Array<[string, unknown]> = [
+    ['debug', 'yes'],
+    ['timeoutMs', 0],
+    ['timeoutMs', '100'],
+    ['maxAttempts', -1],
+    ['maxAgeHours', Number.NaN],
+    ['consentCategories', 'Marketing'],
+    ['consentCategories', [1]],
+    ['excludeAudiences', [''] ],
+    ['tags', 'a'],
+    ['templateId', 5],
+    ['locale', {}],
+    ['source', 1],
+    ['transport', 'beacon'],
+  ]
+  for (const [name, value] of badValues) {
+    test(`${name} = ${JSON.stringify(value)} throws naming ${name}`, () => {
+      assert.throws(() => resolve({ apiKey: 'k', [name]: value }), { name: 'TypeError', message: new RegExp(`"${name}"`) })
+    })
+  }
+
+  test('unknown keys from the Segment app are ignored', () => {
+    assert.equal(resolve({ apiKey: 'k', versionSettings: { componentTypes: [] }, type: 'browser' }).apiKey, 'k')
+  })
+})
