@@ -77,7 +77,10 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
       const mapped = mapOrder(ctx.event, analytics?.user().traits(), settings)
       if ('skip' in mapped) {
         const orderId = ctx.event.properties?.order_id
-        const referenceId = typeof orderId === 'string' || typeof orderId === 'number' ? String(orderId) : undefined
+        const referenceId =
+          (typeof orderId === 'string' || typeof orderId === 'number') && String(orderId).trim()
+            ? String(orderId).trim()
+            : undefined
         report({ status: 'skipped', referenceId, reason: mapped.skip }, 'warn', ctx)
         return ctx
       }

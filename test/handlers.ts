@@ -17,8 +17,6 @@ export interface RecordedRequest {
   url: string
   contentType: string | null
   body: Record<string, unknown>
-  /** The request's credentials mode, where the runtime exposes it. */
-  credentials: RequestCredentials
 }
 
 export interface FakeTrustpilot {
@@ -49,7 +47,6 @@ export function fakeTrustpilot(endpoint = DEFAULT_ENDPOINT, fallback: Behaviour 
         url: request.url,
         contentType: request.headers.get('Content-Type'),
         body,
-        credentials: request.credentials,
       })
       const behaviour = fake.script.shift() ?? fake.fallback
       if (behaviour === 'network-error') return HttpResponse.error()

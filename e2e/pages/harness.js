@@ -1,0 +1,65 @@
+// Test harness: loads analytics-next offline (cdnSettings given, Segment.io off) with the Trustpilot
+// plugin from dist/ and a second destination that records every event it receives. Classic script,
+// no build step: the plugin itself is loaded exactly as a shop loads it.
+window.received = []
+window.outcomes = []
+window.errors = []
+
+const record = (type) => (ctx) => {
+  window.received.push({ type, event: ctx.event.event })
+  return ctx
+}
+const recorder = {
+  name: 'Recorder',
+  type: 'destination',
+  version: '1.0.0',
+  isLoaded: () => true,
+  load: () => Promise.resolve(),
+  track: record('track'),
+  page: record('page'),
+  identify: record('identify'),
+  group: record('group'),
+  alias: record('alias'),
+  screen: record('screen'),
+}
+
+const loadScript = (src) =>
+  new Promise((resolve, reject) => {
+    const script = document.createElement('script')
+    script.src = src
+    script.onload = resolve
+    script.onerror = () => reject(new Error(`could not load ${src}`))
+    document.head.appendChild(script)
+  })
+
+window.start = async ({ via = 'module', settings, cdnSettings = {}, loadOptions = {} }) => {
+  const plugins = [recorder]
+  if (via === 'module') {
+    const { trustpilot } = await import('/dist/index.js')
+    plugins.unshift(trustpilot(settings))
+  } else if (via === 'global') {
+    await loadScript('/dist/trustpilot.global.js')
+    plugins.unshift(window.trustpilotDestination(settings))
+  }
+  const browser = window.AnalyticsBrowser.load(
+    {
+      writeKey: 'test-write-key',
+      cdnSettings: { integrations: {}, metrics: { sampleRate: 0 }, ...cdnSettings },
+      plugins,
+    },
+    { integrations: { 'Segment.io': false }, ...loadOptions },
+  )
+  browser.on('trustpilot', (o) =>
+    window.outcomes.push({
+      status: o.status,
+      referenceId: o.referenceId,
+      reason: o.reason,
+      error: o.error && o.error.name,
+    }),
+  )
+  browser.on('error', (e) =>
+    window.errors.push({ code: e.code, reason: e.reason && e.reason.name, message: e.reason && e.reason.message }),
+  )
+  const [analytics] = await browser
+  window.analytics = analytics
+}

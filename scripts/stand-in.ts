@@ -1,0 +1,152 @@
+/**
+ * A local stand-in for Trustpilot's invitation endpoint: a real HTTP server on 127.0.0.1.
+ *
+ * Browser tests use it where Playwright routing and msw can't reach (requests sent during pagehide
+ * with keepalive), the soak run uses it to inject faults, and `npm start` points the example shop at
+ * it so a developer sees exactly what Trustpilot would receive.
+ *
+ * It plays the protocol (202 to a request without products, 201 to one with them), answers CORS with
+ * credentials, and can be told to fail: a status for the next N requests, drop the connection, hang,
+ * or be down (not listening at all).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+/** What to do with one request: answer normally, with a status, reset the socket, or never answer. */
+export type Fault = number | 'reset' | 'hang' | 'accept-then-reset'
+
+export interface InvitationRecord {
+  at: number
+  apiKey: string
+  body: Record<string, unknown>
+  status: number | 'reset' | 'hang'
+  origin: string | undefined
+  cookie: string | undefined
+}
+
+export interface StandIn {
+  url: string
+  port: number
+  requests: InvitationRecord[]
+  /** Invitations created (answered 201/200), by referenceId: more than one is a duplicate. */
+  created: Map<string, number>
+  /** Faults for the next requests, in order; consumed one per POST. */
+  faults: Fault[]
+  /** Milliseconds to wait before each answer. */
+  latencyMs: number
+  /** Stops listening (connection refused), keeping the port for `up()`. */
+  down(): Promise<void>
+  up(): Promise<void>
+  close(): Promise<void>
+  /** Listeners told of each request as it is answered (the example page streams these). */
+  onRecord: Set<(record: InvitationRecord) => void>
+}
+
+const cors = (req: IncomingMessage): Record<string, string> => ({
+  'Access-Control-Allow-Origin': req.headers.origin ?? '*',
+  'Access-Control-Allow-Credentials': 'true',
+  'Access-Control-Allow-Methods': 'POST, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Max-Age': '600',
+  Vary: 'Origin',
+})
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve, reject) => {
+    let data = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk) => {
+      data += chunk
+    })
+    req.on('end', () => resolve(data))
+    req.on('error', reject)
+  })
+
+export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandIn> {
+  const sockets = new Set<Socket>()
+  const hanging = new Set<ServerResponse>()
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const match = /^\/api\/([^/]+)\/invitation$/.exec(req.url?.split('?')[0] ?? '')
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors(req)).end()
+      return
+    }
+    if (!match || req.method !== 'POST') {
+      res.writeHead(404, cors(req)).end()
+      return
+    }
+    let body: Record<string, unknown>
+    try {
+      body = JSON.parse(await readBody(req))
+    } catch {
+      res.writeHead(400, cors(req)).end()
+      return
+    }
+    const fault = standIn.faults.shift()
+    if (standIn.latencyMs) await new Promise((r) => setTimeout(r, standIn.latencyMs))
+    const normal = 'products' in body ? 201 : 202
+    const status = typeof fault === 'number' ? fault : fault === 'reset' || fault === 'hang' ? fault : normal
+    const record: InvitationRecord = {
+      at: Date.now(),
+      apiKey: decodeURIComponent(match[1] as string),
+      body,
+      status: fault === 'accept-then-reset' ? normal : status,
+      origin: req.headers.origin,
+      cookie: req.headers.cookie,
+    }
+    standIn.requests.push(record)
+    if (record.status === 201 || record.status === 200) {
+      const ref = String(body.referenceId)
+      standIn.created.set(ref, (standIn.created.get(ref) ?? 0) + 1)
+    }
+    for (const listener of standIn.onRecord) listener(record)
+    if (status === 'reset' || fault === 'accept-then-reset') {
+      req.socket.destroy()
+      return
+    }
+    if (status === 'hang') {
+      hanging.add(res)
+      return
+    }
+    res.writeHead(status, cors(req)).end()
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy())
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  const listen = (p: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(p, host, () => resolve((server.address() as AddressInfo).port))
+    })
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const res of hanging) res.destroy()
+      hanging.clear()
+      for (const socket of sockets) socket.destroy()
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+    })
+
+  const actualPort = await listen(port)
+  const standIn: StandIn = {
+    url: `http://${host}:${actualPort}`,
+    port: actualPort,
+    requests: [],
+    created: new Map(),
+    faults: [],
+    latencyMs: 0,
+    onRecord: new Set(),
+    down: stop,
+    up: async () => {
+      await listen(actualPort)
+    },
+    close: stop,
+  }
+  return standIn
+}
