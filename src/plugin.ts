@@ -64,7 +64,9 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
   }
 
   function open(): Outbox {
-    const store = createStore(storageKey(settings.apiKey), (message) => log('warn', message))
+    // Storage problems go to the console even without debug: they hold no personal data, are rare,
+    // and a shop needs to know its invitations are no longer kept across pages.
+    const store = createStore(storageKey(settings.apiKey), (message) => console.warn(`[${PLUGIN_NAME}] ${message}`))
     const transport = settings.transport === 'script' ? scriptTransport(settings) : apiTransport(settings)
     const locks = typeof navigator === 'object' ? navigator.locks : undefined
     return createOutbox({ settings, store, transport, notify: onDelivery, locks })

@@ -1,0 +1,178 @@
+/**
+ * Delivery guarantees against a real HTTP Trustpilot stand-in on 127.0.0.1: requests sent while a
+ * page goes away use keepalive, which Playwright routing and msw can't see.
+ */
+import type { Page } from '@playwright/test'
+import type { StandIn } from '../scripts/stand-in'
+import { expect, Shop, test } from './support/fixtures'
+
+const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
+const settingsFor = (standIn: StandIn, extra: Record<string, unknown> = {}) => ({
+  apiKey: 'delivery-key',
+  endpoint: standIn.url,
+  timeoutMs: 1_000,
+  ...extra,
+})
+const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+const createdCount = (standIn: StandIn, id: string) => standIn.created.get(id) ?? 0
+
+/** Waits until the invitation was created, then a little longer to catch any late duplicate. */
+async function expectCreatedOnce(standIn: StandIn, id: string, page?: Page) {
+  await expect.poll(() => createdCount(standIn, id), { timeout: 20_000 }).toBe(1)
+  await (page ? page.waitForTimeout(500) : new Promise((r) => setTimeout(r, 500)))
+  expect(createdCount(standIn, id)).toBe(1)
+}
+
+test('requests carry credentials (cookies of the Trustpilot origin)', async ({ shop, standIn, context }) => {
+  await context.addCookies([{ name: 'tp_session', value: 'abc', domain: '127.0.0.1', path: '/' }])
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('cookie'))
+  await expectCreatedOnce(standIn, 'cookie')
+  const cookies = requestsFor(standIn, 'cookie').map((r) => r.cookie ?? '')
+  expect(cookies).toHaveLength(2)
+  for (const cookie of cookies) expect(cookie).toContain('tp_session=abc')
+})
+
+test('5xx twice, then success: delivered once', async ({ shop, standIn }) => {
+  standIn.faults.push(500, 503)
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('flaky'))
+  await expectCreatedOnce(standIn, 'flaky')
+  expect(requestsFor(standIn, 'flaky').map((r) => r.status)).toEqual([500, 503, 202, 201])
+  const statuses = (await shop.outcomes()).map((o) => o.status)
+  expect(statuses).toEqual(['retrying', 'retrying', 'sent'])
+})
+
+test('a dropped connection and a hang are retried', async ({ shop, standIn }) => {
+  standIn.faults.push('reset', 'hang')
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('faulty'))
+  await expectCreatedOnce(standIn, 'faulty')
+  const reasons = (await shop.outcomes()).filter((o) => o.status === 'retrying').map((o) => o.reason)
+  expect(reasons[0]).toMatch(/network error/)
+  expect(reasons[1]).toMatch(/no answer from Trustpilot within 1000 ms/)
+})
+
+test('429 with Retry-After waits as told', async ({ shop, standIn }) => {
+  standIn.faults.push(429)
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('limited'))
+  await expectCreatedOnce(standIn, 'limited')
+})
+
+test('Trustpilot down when the order is tracked; a later page load delivers it', async ({ shop, standIn, page }) => {
+  await standIn.down()
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('offline'))
+  await shop.waitForOutcome('retrying', 'offline')
+  await page.goto('about:blank')
+  await standIn.up()
+  expect(standIn.requests).toHaveLength(0)
+  await shop.open({ settings: settingsFor(standIn) })
+  await expectCreatedOnce(standIn, 'offline', page)
+  expect((await shop.outcomes()).map((o) => o.status)).toContain('sent')
+})
+
+test('the page navigates away right after track resolves: the invitation still leaves', async ({
+  shop,
+  standIn,
+  page,
+}) => {
+  await shop.open({ settings: settingsFor(standIn) })
+  // The evaluation itself dies with the page it navigates away from.
+  await page
+    .evaluate(async (props) => {
+      await (window as any).analytics.track('Order Completed', props)
+      location.href = 'about:blank'
+    }, order('leaving'))
+    .catch(() => {})
+  await page.waitForURL('about:blank')
+  // The first request went out with keepalive while the page was going away.
+  await expect.poll(() => requestsFor(standIn, 'leaving').length).toBeGreaterThanOrEqual(1)
+  expect(requestsFor(standIn, 'leaving')[0]?.status).toBe(202)
+  // Its 202 reached no page; the next page load sends the products request.
+  await shop.open({ settings: settingsFor(standIn) })
+  await expectCreatedOnce(standIn, 'leaving', page)
+})
+
+test('the same order tracked three times and the page reloaded: one invitation', async ({ shop, standIn, page }) => {
+  await shop.open({ settings: settingsFor(standIn) })
+  for (let i = 0; i < 3; i++) await shop.track('Order Completed', order('thrice'))
+  await shop.waitForOutcome('sent', 'thrice')
+  const skipped = (await shop.outcomes()).filter((o) => o.status === 'skipped')
+  expect(skipped).toHaveLength(2)
+  expect(skipped[0]?.reason).toMatch(/already invited or is pending/)
+  await page.reload()
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('thrice'))
+  await shop.waitForOutcome('skipped', 'thrice')
+  await expectCreatedOnce(standIn, 'thrice', page)
+  expect(requestsFor(standIn, 'thrice')).toHaveLength(2)
+})
+
+test('two tabs opened on one pending outbox: one invitation', async ({ shop, standIn, context }) => {
+  await standIn.down()
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('tabs'))
+  await shop.waitForOutcome('retrying', 'tabs')
+  await shop.page.close()
+  await standIn.up()
+  const tabs = [new Shop(await context.newPage()), new Shop(await context.newPage())]
+  await Promise.all(tabs.map((tab) => tab.open({ settings: settingsFor(standIn) })))
+  await expectCreatedOnce(standIn, 'tabs')
+  expect(requestsFor(standIn, 'tabs').map((r) => r.status)).toEqual([202, 201])
+  // Exactly one of the tabs reports it sent.
+  const sent = await Promise.all(tabs.map(async (tab) => (await tab.outcomes()).filter((o) => o.status === 'sent').length))
+  expect(sent.sort()).toEqual([0, 1])
+})
+
+const brokenStorage: Array<[string, string]> = [
+  [
+    'localStorage that throws on access',
+    `Object.defineProperty(window, 'localStorage', { get() { throw new DOMException('denied', 'SecurityError') } })`,
+  ],
+  [
+    'localStorage that is full',
+    // Only our key: analytics-next itself also writes to localStorage.
+    `const setItem = Storage.prototype.setItem
+    Storage.prototype.setItem = function (key, value) {
+      if (key.startsWith('analytics-plugin-trustpilot')) throw new DOMException('full', 'QuotaExceededError')
+      return setItem.call(this, key, value)
+    }`,
+  ],
+]
+for (const [name, script] of brokenStorage) {
+  test(`${name}: delivered in-session, retries included`, async ({ shop, standIn, page }) => {
+    const warnings: string[] = []
+    page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()))
+    await page.addInitScript(script)
+    standIn.faults.push(500)
+    await shop.open({ settings: settingsFor(standIn) })
+    await shop.track('Order Completed', order('nostorage'))
+    await expectCreatedOnce(standIn, 'nostorage', page)
+    expect((await shop.outcomes()).map((o) => o.status)).toEqual(['retrying', 'sent'])
+    if (name.includes('full')) expect(warnings.join('\n')).toMatch(/kept in memory for this page only/)
+  })
+}
+
+test('corrupt stored data is ignored and logged', async ({ shop, standIn, page }) => {
+  const warnings: string[] = []
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()))
+  await page.addInitScript(() => localStorage.setItem('analytics-plugin-trustpilot:delivery-key', '{not json'))
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('after-corruption'))
+  await expectCreatedOnce(standIn, 'after-corruption', page)
+  expect(warnings.join('\n')).toMatch(/stored outbox "analytics-plugin-trustpilot:delivery-key" is not valid JSON; ignored it/)
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('analytics-plugin-trustpilot:delivery-key') ?? ''))
+  expect(stored.entries).toEqual([])
+  expect(stored.sent.map((s: [string, number]) => s[0])).toEqual(['after-corruption'])
+})
+
+test('the invitation is stored before its first request and removed after success', async ({ shop, standIn, page }) => {
+  standIn.faults.push('hang')
+  await shop.open({ settings: settingsFor(standIn, { timeoutMs: 60_000 }) })
+  await shop.track('Order Completed', order('stored'))
+  const pending = await page.evaluate(() => JSON.parse(localStorage.getItem('analytics-plugin-trustpilot:delivery-key') ?? '{}'))
+  expect(pending.entries.map((e: any) => [e.invitation.body.referenceId, e.step])).toEqual([['stored', 'invite']])
+  expect(pending.entries[0].lease.until).toBeGreaterThan(Date.now())
+})
