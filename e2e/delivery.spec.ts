@@ -158,21 +158,35 @@ for (const [name, script] of brokenStorage) {
 test('corrupt stored data is ignored and logged', async ({ shop, standIn, page }) => {
   const warnings: string[] = []
   page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()))
-  await page.addInitScript(() => localStorage.setItem('analytics-plugin-trustpilot:delivery-key', '{not json'))
+  await page.addInitScript(() => {
+    localStorage.setItem('analytics-plugin-trustpilot:delivery-key:broken', '{not json')
+    localStorage.setItem('analytics-plugin-trustpilot:delivery-key:odd', JSON.stringify({ step: 'invite' }))
+  })
   await shop.open({ settings: settingsFor(standIn) })
   await shop.track('Order Completed', order('after-corruption'))
   await expectCreatedOnce(standIn, 'after-corruption', page)
-  expect(warnings.join('\n')).toMatch(/stored outbox "analytics-plugin-trustpilot:delivery-key" is not valid JSON; ignored it/)
-  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('analytics-plugin-trustpilot:delivery-key') ?? ''))
-  expect(stored.entries).toEqual([])
-  expect(stored.sent.map((s: [string, number]) => s[0])).toEqual(['after-corruption'])
+  const logged = warnings.join('\n')
+  expect(logged).toMatch(/stored record "analytics-plugin-trustpilot:delivery-key:broken" is not valid; ignored it/)
+  expect(logged).toMatch(/stored record "analytics-plugin-trustpilot:delivery-key:odd" is not valid; ignored it/)
+  const keys = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('analytics-plugin')))
+  expect(keys).toEqual(['analytics-plugin-trustpilot:delivery-key:after-corruption'])
 })
 
-test('the invitation is stored before its first request and removed after success', async ({ shop, standIn, page }) => {
+test('the invitation is stored before its first request and leaves a tombstone after success', async ({
+  shop,
+  standIn,
+  page,
+}) => {
   standIn.faults.push('hang')
-  await shop.open({ settings: settingsFor(standIn, { timeoutMs: 60_000 }) })
+  await shop.open({ settings: settingsFor(standIn, { timeoutMs: 2_000 }) })
   await shop.track('Order Completed', order('stored'))
-  const pending = await page.evaluate(() => JSON.parse(localStorage.getItem('analytics-plugin-trustpilot:delivery-key') ?? '{}'))
-  expect(pending.entries.map((e: any) => [e.invitation.body.referenceId, e.step])).toEqual([['stored', 'invite']])
-  expect(pending.entries[0].lease.until).toBeGreaterThan(Date.now())
+  const key = 'analytics-plugin-trustpilot:delivery-key:stored'
+  const pending = await page.evaluate((k) => JSON.parse(localStorage.getItem(k) ?? '{}'), key)
+  expect(pending.step).toBe('invite')
+  expect(pending.invitation.body.referenceId).toBe('stored')
+  expect(pending.lease.until).toBeGreaterThan(Date.now())
+  await expectCreatedOnce(standIn, 'stored', page)
+  await shop.waitForOutcome('sent', 'stored')
+  const after = await page.evaluate((k) => JSON.parse(localStorage.getItem(k) ?? '{}'), key)
+  expect(Object.keys(after)).toEqual(['sent'])
 })

@@ -34,6 +34,8 @@ export interface StandIn {
   faults: Fault[]
   /** Milliseconds to wait before each answer. */
   latencyMs: number
+  /** How long a 'hang' lasts before the connection is dropped, as a gateway timeout would. */
+  hangMs: number
   /** Stops listening (connection refused), keeping the port for `up()`. */
   down(): Promise<void>
   up(): Promise<void>
@@ -107,6 +109,10 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     }
     if (status === 'hang') {
       hanging.add(res)
+      setTimeout(() => {
+        hanging.delete(res)
+        res.destroy()
+      }, standIn.hangMs).unref()
       return
     }
     res.writeHead(status, cors(req)).end()
@@ -141,6 +147,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     created: new Map(),
     faults: [],
     latencyMs: 0,
+    hangMs: 15_000,
     onRecord: new Set(),
     down: stop,
     up: async () => {

@@ -14,16 +14,15 @@
 import { DeliveryAbandonedError, RetryableError } from './errors'
 import type { Invitation } from './mapping'
 import type { ResolvedSettings } from './settings'
-import type { OutboxEntry, OutboxState, Store } from './store'
-import type { Transport } from './transport'
+import type { OutboxEntry, Store } from './store'
+import { KEEPALIVE_PATIENCE, type Transport } from './transport'
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50
-/** How many delivered orders are remembered for dedupe, and for how long. */
-export const MAX_REMEMBERED = 500
-export const REMEMBER_MS = 30 * 24 * 3_600_000
 const BACKOFF_BASE_MS = 1_000
 const BACKOFF_CAP_MS = 10 * 60_000
+/** How long a network failure waits to learn whether it was the page's own unload. */
+const UNLOAD_GRACE_MS = 100
 /** setTimeout's delay is a signed 32-bit number of milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -38,6 +37,14 @@ export interface Outbox {
   submit(invitation: Invitation): void
   /** Sends whatever is due (page load, back online, timer). */
   flush(): void
+  /**
+   * The page is going away (pagehide) or came back (pageshow). While it goes, requests that fail are
+   * left as they are stored: the failure is most likely the page's own teardown, while the keepalive
+   * request itself may still reach Trustpilot, so the lease must keep other pages off it.
+   */
+  setLeaving(leaving: boolean): void
+  /** Stops this page's timer (plugin unloaded). What is stored stays for the next page. */
+  stop(): void
 }
 
 export interface OutboxOptions {
@@ -62,9 +69,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const now = options.now ?? Date.now
   const random = options.random ?? Math.random
   const locks = options.locks
-  const owner = `${now().toString(36)}-${random().toString(36).slice(2)}`
-  /** A request can last timeoutMs; the lease outlives it so no other tab steps in meanwhile. */
+  /** This page's name in leases: unique per page, whatever `random` the caller injected. */
+  const owner = `${now().toString(36)}-${Math.random().toString(36).slice(2)}`
+  /**
+   * A request can last timeoutMs (a first delivery, sent with keepalive, longer); the lease outlives
+   * it so no other tab steps in meanwhile.
+   */
   const leaseMs = settings.timeoutMs + 2_000
+  const firstLeaseMs = settings.timeoutMs * KEEPALIVE_PATIENCE + 2_000
   const lockPrefix = `analytics-plugin-trustpilot:${settings.apiKey}:`
   /** Entries this page is sending right now. */
   const sending = new Set<string>()
@@ -72,25 +84,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const heldElsewhere = new Map<string, number>()
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Number.POSITIVE_INFINITY
+  let leaving = false
+  let stopped = false
 
-  /** Read, change, write: the only way state changes, so every step starts from what is stored. */
-  function update<T>(change: (state: OutboxState, at: number) => T): T {
-    const state = store.read()
-    const result = change(state, now())
-    store.write(state)
-    return result
-  }
+  const lease = (first = false) => ({ owner, until: now() + (first ? firstLeaseMs : leaseMs) })
 
-  const find = (state: OutboxState, id: string) => state.entries.find((e) => idOf(e) === id)
-  const remove = (state: OutboxState, id: string) => {
-    state.entries = state.entries.filter((e) => idOf(e) !== id)
-  }
-
-  function remember(state: OutboxState, id: string, at: number) {
-    state.sent = state.sent
-      .filter(([ref, time]) => ref !== id && at - time < REMEMBER_MS)
-      .concat([[id, at]])
-      .slice(-MAX_REMEMBERED)
+  /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
+  const pendingEntry = (id: string): OutboxEntry | undefined => {
+    const stored = store.get(id)
+    return stored === 'sent' ? undefined : stored
   }
 
   /** The earliest time this page may send the entry (unless it is sending it already). */
@@ -101,9 +103,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       heldElsewhere.get(idOf(entry)) ?? 0,
     )
 
-  const claimable = (entry: OutboxEntry, at: number) =>
-    !sending.has(idOf(entry)) &&
-    dueAt(entry) <= at
+  const claimable = (entry: OutboxEntry, at: number) => !sending.has(idOf(entry)) && dueAt(entry) <= at
 
   /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
   async function deliver(entry: OutboxEntry): Promise<void> {
@@ -112,23 +112,27 @@ export function createOutbox(options: OutboxOptions): Outbox {
     sending.add(id)
     try {
       let step = entry.step
-      while ((await transport.send(invitation, step)) === 'needs-products') {
+      const firstDelivery = entry.attempts === 0
+      while ((await transport.send(invitation, step, firstDelivery)) === 'needs-products') {
         step = 'products'
-        update((state, at) => {
-          const stored = find(state, id)
-          if (stored) Object.assign(stored, { step, lease: { owner, until: at + leaseMs } })
-        })
+        // Remember the 202: a later page owes only the products request.
+        const stored = pendingEntry(id)
+        if (stored) store.put({ ...stored, step, lease: lease(firstDelivery) })
       }
-      update((state, at) => {
-        remove(state, id)
-        remember(state, id, at)
-      })
+      store.markSent(id, now())
       notify({ type: 'sent', referenceId: id }, invitation)
     } catch (error) {
       const reason = error instanceof Error ? error : new Error(String(error))
+      // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
+      // it fires pagehide. Wait a moment: if the page is leaving, or gone, the stored lease stays
+      // and keeps other pages off a request that may yet reach Trustpilot.
+      if (reason instanceof RetryableError && reason.status === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, UNLOAD_GRACE_MS))
+      }
+      if (leaving) return
       if (reason instanceof RetryableError) retryLater(id, invitation, reason)
       else {
-        update((state) => remove(state, id))
+        store.remove(id)
         notify({ type: 'failed', referenceId: id, error: reason }, invitation)
       }
     } finally {
@@ -138,37 +142,33 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function retryLater(id: string, invitation: Invitation, error: RetryableError) {
-    const outcome = update((state, at): { nextAt: number; attempts: number } | string => {
-      const stored = find(state, id)
-      if (!stored) return 'gone'
-      const attempts = stored.attempts + 1
-      if (attempts >= settings.maxAttempts) {
-        remove(state, id)
-        return `gave up after ${attempts} attempts`
-      }
-      if (at - stored.createdAt >= settings.maxAgeMs) {
-        remove(state, id)
-        return `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
-      }
-      const nextAt = at + Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
-      Object.assign(stored, { attempts, nextAt, lease: undefined })
-      return { nextAt, attempts }
-    })
-    if (outcome === 'gone') return
-    if (typeof outcome === 'string') {
-      const abandoned = new DeliveryAbandonedError(`${outcome}; last error: ${error.message}`)
-      notify({ type: 'failed', referenceId: id, error: abandoned }, invitation)
-    } else {
-      notify({ type: 'retrying', referenceId: id, error, ...outcome }, invitation)
+    const stored = pendingEntry(id)
+    if (!stored) return
+    const at = now()
+    const attempts = stored.attempts + 1
+    const giveUp =
+      attempts >= settings.maxAttempts
+        ? `gave up after ${attempts} attempts`
+        : at - stored.createdAt >= settings.maxAgeMs
+          ? `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
+          : undefined
+    if (giveUp) {
+      store.remove(id)
+      const abandoned = new DeliveryAbandonedError(`${giveUp}; last error: ${error.message}`)
+      return notify({ type: 'failed', referenceId: id, error: abandoned }, invitation)
     }
+    const nextAt = at + Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
+    store.put({ ...stored, attempts, nextAt, lease: undefined })
+    notify({ type: 'retrying', referenceId: id, error, attempts, nextAt }, invitation)
   }
 
   /** Keeps exactly one timer, for the earliest moment something stored becomes ours to send. */
   function schedule() {
     let next = Number.POSITIVE_INFINITY
-    for (const entry of store.read().entries) {
+    for (const entry of store.pending()) {
       if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
     }
+    if (stopped) next = Number.POSITIVE_INFINITY
     if (next === timerAt) return
     clearTimeout(timer)
     timer = undefined
@@ -185,18 +185,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   /** Claims one stored entry for this page (writes our lease), if it is still due and unclaimed. */
-  const claim = (id: string): OutboxEntry | undefined =>
-    update((state, at) => {
-      const entry = find(state, id)
-      if (!entry || !claimable(entry, at)) return undefined
-      entry.lease = { owner, until: at + leaseMs }
-      return entry
-    })
+  function claim(id: string): OutboxEntry | undefined {
+    const entry = pendingEntry(id)
+    if (!entry || !claimable(entry, now())) return undefined
+    const claimed = { ...entry, lease: lease() }
+    store.put(claimed)
+    return claimed
+  }
 
   function flush() {
+    if (stopped) return
     const at = now()
-    const due = store.read().entries.filter((entry) => claimable(entry, at))
-    for (const entry of due) {
+    for (const entry of store.pending()) {
+      if (!claimable(entry, at)) continue
       const id = idOf(entry)
       if (!locks) {
         const claimed = claim(id)
@@ -222,28 +223,30 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   function submit(invitation: Invitation) {
     const id = invitation.body.referenceId
-    let dropped: OutboxEntry[] = []
-    const entry = update((state, at): OutboxEntry | undefined => {
-      if (find(state, id) || state.sent.some(([ref]) => ref === id)) return undefined
-      const fresh: OutboxEntry = {
-        invitation,
-        step: 'invite',
-        attempts: 0,
-        createdAt: at,
-        nextAt: at,
-        lease: { owner, until: at + leaseMs },
-      }
-      state.entries.push(fresh)
-      dropped = state.entries.splice(0, Math.max(0, state.entries.length - MAX_PENDING))
-      return fresh
-    })
-    if (entry) void deliver(entry)
-    else notify({ type: 'duplicate', referenceId: id }, invitation)
-    for (const old of dropped) {
+    if (store.get(id)) return notify({ type: 'duplicate', referenceId: id }, invitation)
+    const at = now()
+    const entry: OutboxEntry = { invitation, step: 'invite', attempts: 0, createdAt: at, nextAt: at, lease: lease(true) }
+    store.put(entry)
+    void deliver(entry)
+    // Past the cap, drop the oldest that no request is carrying right now.
+    const pending = store.pending()
+    const idle = pending.filter((e) => !sending.has(idOf(e)))
+    for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
+      store.remove(idOf(old))
       const error = new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`)
       notify({ type: 'failed', referenceId: idOf(old), error }, old.invitation)
     }
   }
 
-  return { submit, flush }
+  return {
+    submit,
+    flush,
+    setLeaving(value) {
+      leaving = value
+    },
+    stop() {
+      stopped = true
+      schedule()
+    },
+  }
 }

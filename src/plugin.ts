@@ -9,7 +9,7 @@ import type { TrustpilotOutcome } from './index'
 import { type Invitation, mapOrder, ORDER_COMPLETED } from './mapping'
 import { createOutbox, type DeliveryEvent, type Outbox } from './outbox'
 import type { ResolvedSettings } from './settings'
-import { createStore, storageKey } from './store'
+import { createStore } from './store'
 import { apiTransport } from './transport'
 import { scriptTransport } from './script-transport'
 
@@ -66,7 +66,7 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
   function open(): Outbox {
     // Storage problems go to the console even without debug: they hold no personal data, are rare,
     // and a shop needs to know its invitations are no longer kept across pages.
-    const store = createStore(storageKey(settings.apiKey), (message) => console.warn(`[${PLUGIN_NAME}] ${message}`))
+    const store = createStore(settings.apiKey, (message) => console.warn(`[${PLUGIN_NAME}] ${message}`))
     const transport = settings.transport === 'script' ? scriptTransport(settings) : apiTransport(settings)
     const locks = typeof navigator === 'object' ? navigator.locks : undefined
     return createOutbox({ settings, store, transport, notify: onDelivery, locks })
@@ -97,6 +97,13 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
   }
 
   const onOnline = () => outbox?.flush()
+  const onPageHide = () => outbox?.setLeaving(true)
+  const onPageShow = () => outbox?.setLeaving(false)
+  const listeners: Array<[string, () => void]> = [
+    ['online', onOnline],
+    ['pagehide', onPageHide],
+    ['pageshow', onPageShow],
+  ]
 
   return {
     name: PLUGIN_NAME,
@@ -109,14 +116,15 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
         // Pending invitations from earlier pages or other tabs go out now.
         outbox ??= open()
         outbox.flush()
-        globalThis.addEventListener?.('online', onOnline)
+        for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
       } catch (error) {
         log('error', `could not open the outbox: ${error}`)
       }
       return Promise.resolve()
     },
     unload() {
-      globalThis.removeEventListener?.('online', onOnline)
+      for (const [type, listener] of listeners) globalThis.removeEventListener?.(type, listener)
+      outbox?.stop()
     },
     track,
   }

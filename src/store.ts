@@ -1,9 +1,13 @@
 /**
- * Durable state of the outbox: pending invitations and the memory of orders already sent, kept in
- * localStorage under one key per integration key so every tab of the shop sees the same state.
+ * Durable state of the outbox, in localStorage so every tab of the shop and every later page sees it.
+ *
+ * One key per order — `analytics-plugin-trustpilot:{integrationKey}:{referenceId}` — holding either
+ * the pending invitation or, once delivered, a small tombstone `{"sent": time}` that dedupes later
+ * attempts. One key per order matters: tabs write concurrently, and a single shared key would let
+ * one tab's write silently drop another tab's invitation.
  *
  * localStorage may be missing (sandboxed iframes, some privacy modes), throw, be full, or hold data
- * that another version or another script wrote. Any of these switches this page to an in-memory copy:
+ * that another version or script wrote. Any of these switches this page to an in-memory copy:
  * invitations are still delivered while the page lives, and the host page never sees an exception.
  */
 import type { Invitation } from './mapping'
@@ -21,18 +25,22 @@ export interface OutboxEntry {
   lease?: { owner: string; until: number }
 }
 
-export interface OutboxState {
-  entries: OutboxEntry[]
-  /** Orders already delivered (referenceId → time), so a reload or a second tab doesn't resend. */
-  sent: Array<[referenceId: string, at: number]>
-}
+type Record_ = OutboxEntry | { sent: number }
 
 export interface Store {
-  read(): OutboxState
-  write(state: OutboxState): void
+  /** Pending entries; also forgets delivered orders past the dedupe bounds. */
+  pending(): OutboxEntry[]
+  /** The pending entry, 'sent' for a delivered order, or undefined. */
+  get(referenceId: string): OutboxEntry | 'sent' | undefined
+  put(entry: OutboxEntry): void
+  markSent(referenceId: string, at: number): void
+  remove(referenceId: string): void
 }
 
-export const storageKey = (apiKey: string) => `analytics-plugin-trustpilot:${apiKey}`
+export const PREFIX = 'analytics-plugin-trustpilot:'
+/** How many delivered orders are remembered for dedupe, and for how long. */
+export const MAX_REMEMBERED = 500
+export const REMEMBER_MS = 30 * 24 * 3_600_000
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 const isString = (v: unknown): v is string => typeof v === 'string'
@@ -59,75 +67,126 @@ function isEntry(value: unknown): value is OutboxEntry {
   )
 }
 
-const isSent = (v: unknown): v is [string, number] =>
-  Array.isArray(v) && v.length === 2 && isString(v[0]) && isTime(v[1])
-
-/**
- * Parses stored text into a state, keeping every well-formed record and dropping the rest.
- * Returns the problem alongside, so the caller can log it once and rewrite the clean state.
- */
-export function parseState(raw: string | null): { state: OutboxState; problem?: string } {
-  const empty = (): OutboxState => ({ entries: [], sent: [] })
-  if (raw === null) return { state: empty() }
+/** Parses one stored value; undefined when it is not something this version wrote. */
+export function parseRecord(raw: string): Record_ | undefined {
   let data: unknown
   try {
     data = JSON.parse(raw)
   } catch {
-    return { state: empty(), problem: 'is not valid JSON' }
+    return undefined
   }
-  if (!isObject(data) || !Array.isArray(data.entries) || !Array.isArray(data.sent)) {
-    return { state: empty(), problem: 'does not hold an outbox' }
-  }
-  const entries = data.entries.filter(isEntry)
-  const sent = data.sent.filter(isSent)
-  const dropped = data.entries.length - entries.length + data.sent.length - sent.length
-  return { state: { entries, sent }, problem: dropped ? `held ${dropped} malformed record(s)` : undefined }
+  if (isObject(data) && isTime(data.sent) && Object.keys(data).length === 1) return { sent: data.sent }
+  return isEntry(data) ? data : undefined
 }
 
-/** Opens the store; `warn` receives one line for each storage problem met. */
-export function createStore(key: string, warn: (message: string) => void): Store {
-  let memory: OutboxState | undefined
+/** Opens the store for one integration key; `warn` receives one line per storage problem met. */
+export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
+  const prefix = `${PREFIX}${encodeURIComponent(apiKey)}:`
+  const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
+  let memory: Map<string, string> | undefined
   let storage: Storage | undefined
   try {
     storage = globalThis.localStorage
-    storage.getItem(key)
+    storage.getItem(prefix)
   } catch {
     storage = undefined
   }
-  if (!storage) memory = { entries: [], sent: [] }
+  if (!storage) memory = new Map()
 
-  const fallBack = (state: OutboxState, why: string) => {
+  /** From now on this page keeps its state in memory, starting from what it can still read. */
+  function fallBack(why: string) {
     warn(`localStorage ${why}; pending invitations are kept in memory for this page only`)
-    memory = state
-    return state
+    const copy = new Map<string, string>()
+    try {
+      for (const key of keys()) copy.set(key, (storage as Storage).getItem(key) as string)
+    } catch {
+      // Unreadable as well: start empty.
+    }
+    memory = copy
+  }
+
+  function keys(): string[] {
+    if (memory) return [...memory.keys()]
+    const s = storage as Storage
+    const found: string[] = []
+    for (let i = 0; i < s.length; i++) {
+      const key = s.key(i)
+      if (key?.startsWith(prefix)) found.push(key)
+    }
+    return found
+  }
+
+  function read(key: string): string | null {
+    if (!memory) {
+      try {
+        return (storage as Storage).getItem(key)
+      } catch {
+        fallBack('could not be read')
+      }
+    }
+    return (memory as Map<string, string>).get(key) ?? null
+  }
+
+  function write(key: string, value: string | undefined) {
+    if (!memory) {
+      try {
+        if (value === undefined) (storage as Storage).removeItem(key)
+        else (storage as Storage).setItem(key, value)
+        return
+      } catch {
+        fallBack('refused a write (full or blocked)')
+      }
+    }
+    if (value === undefined) memory?.delete(key)
+    else memory?.set(key, value)
+  }
+
+  function load(key: string): Record_ | undefined {
+    const raw = read(key)
+    if (raw === null) return undefined
+    const record = parseRecord(raw)
+    if (!record) {
+      warn(`stored record "${key}" is not valid; ignored it`)
+      write(key, undefined)
+    }
+    return record
   }
 
   return {
-    read() {
-      if (memory) return memory
-      let raw: string | null
+    pending() {
+      const entries: OutboxEntry[] = []
+      const tombstones: Array<[string, number]> = []
+      let all: string[]
       try {
-        raw = (storage as Storage).getItem(key)
+        all = keys()
       } catch {
-        return fallBack({ entries: [], sent: [] }, 'could not be read')
+        fallBack('could not be listed')
+        all = keys()
       }
-      const { state, problem } = parseState(raw)
-      if (problem) {
-        warn(`stored outbox "${key}" ${problem}; ignored it`)
-        this.write(state)
+      for (const key of all) {
+        const record = load(key)
+        if (!record) continue
+        if ('sent' in record) tombstones.push([key, record.sent])
+        else entries.push(record)
       }
-      return state
+      tombstones.sort((a, b) => b[1] - a[1])
+      tombstones.forEach(([key, at], index) => {
+        if (index >= MAX_REMEMBERED || now() - at > REMEMBER_MS) write(key, undefined)
+      })
+      return entries.sort((a, b) => a.createdAt - b.createdAt)
     },
-    write(state) {
-      if (memory) {
-        memory = state
-        return
-      }
-      try {
-        ;(storage as Storage).setItem(key, JSON.stringify(state))
-      } catch {
-        fallBack(state, 'refused a write (full or blocked)')
-      }
+    get(referenceId) {
+      const record = load(keyOf(referenceId))
+      return record && 'sent' in record ? 'sent' : record
+    },
+    put(entry) {
+      write(keyOf(entry.invitation.body.referenceId), JSON.stringify(entry))
+    },
+    markSent(referenceId, at) {
+      write(keyOf(referenceId), JSON.stringify({ sent: at }))
+    },
+    remove(referenceId) {
+      write(keyOf(referenceId), undefined)
     },
   }
 }

@@ -16,7 +16,12 @@ export type Step = 'invite' | 'products'
 export type SendResult = 'created' | 'needs-products'
 
 export interface Transport {
-  send(invitation: Invitation, step: Step): Promise<SendResult>
+  /**
+   * @param keepalive let the request outlive the page. Chromium can't cancel a keepalive request
+   *   (an abort leaves its connection open until the server answers), so the outbox asks for it
+   *   only on an invitation's first delivery, the one a buyer closing the tab would cut off.
+   */
+  send(invitation: Invitation, step: Step, keepalive: boolean): Promise<SendResult>
 }
 
 /**
@@ -46,39 +51,55 @@ export function interpretStatus(status: number, step: Step, retryAfter: string |
   throw new InvitationRejectedError(status)
 }
 
+/**
+ * Browsers can't cancel a keepalive request: aborting it rejects our promise but the request goes on,
+ * and may still reach Trustpilot. So a keepalive request is given this many times `timeoutMs` to
+ * answer before it counts as failed, and the outbox keeps other pages off it for as long.
+ */
+export const KEEPALIVE_PATIENCE = 3
+
 /** The default transport: speaks Trustpilot's HTTP protocol with fetch. */
 export function apiTransport(settings: ResolvedSettings): Transport {
   const url = `${settings.endpoint}/api/${encodeURIComponent(settings.apiKey)}/invitation`
   return {
-    async send(invitation, step) {
+    async send(invitation, step, wantKeepalive) {
       const body = JSON.stringify(step === 'invite' ? invitation.body : withProducts(invitation))
-      // keepalive lets the request outlive the page (a buyer closing the thank-you tab).
-      const keepalive = keepaliveBytesInFlight + body.length <= KEEPALIVE_QUOTA
-      if (keepalive) keepaliveBytesInFlight += body.length
+      const size = new Blob([body]).size
+      const keepalive = wantKeepalive && keepaliveBytesInFlight + size <= KEEPALIVE_QUOTA
+      const limit = keepalive ? settings.timeoutMs * KEEPALIVE_PATIENCE : settings.timeoutMs
       const abort = new AbortController()
-      const timer = setTimeout(() => abort.abort(), settings.timeoutMs)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Reject first, so the race reports the timeout rather than the abort it causes.
+          reject(new RetryableError(`no answer from Trustpilot within ${limit} ms`))
+          abort.abort()
+        }, limit)
+      })
+      if (keepalive) keepaliveBytesInFlight += size
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          credentials: 'include',
-          body,
-          keepalive,
-          signal: abort.signal,
-        })
+        const response = await Promise.race([
+          fetch(url, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            credentials: 'include',
+            body,
+            keepalive,
+            // Aborting a keepalive request would only hide it from us, not stop it.
+            signal: keepalive ? undefined : abort.signal,
+          }),
+          timedOut,
+        ])
         return interpretStatus(response.status, step, response.headers.get('Retry-After'))
       } catch (error) {
+        if (error instanceof RetryableError) throw error
         if (!(error instanceof Error) || error.name === 'AbortError' || error instanceof TypeError) {
-          throw new RetryableError(
-            abort.signal.aborted
-              ? `no answer from Trustpilot within ${settings.timeoutMs} ms`
-              : `network error: ${(error as Error)?.message ?? error}`,
-          )
+          throw new RetryableError(`network error: ${(error as Error)?.message ?? error}`)
         }
         throw error
       } finally {
         clearTimeout(timer)
-        if (keepalive) keepaliveBytesInFlight -= body.length
+        if (keepalive) keepaliveBytesInFlight -= size
       }
     },
   }

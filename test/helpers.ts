@@ -36,7 +36,7 @@ export class MemoryStorage implements Storage {
 /** An outbox over the real fetch transport, recording every delivery event. */
 export function outboxUnderTest(
   overrides: Partial<TrustpilotSettings> = {},
-  store: Store = createStore('test', () => {}),
+  store: Store = createStore(API_KEY, () => {}),
 ) {
   const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
   const events: DeliveryEvent[] = []

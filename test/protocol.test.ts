@@ -96,7 +96,8 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     ['503', 503, /HTTP 503/],
     ['429', 429, /HTTP 429/],
     ['a network error', 'network-error', /network error/],
-    ['a hang (timeout)', 'hang', /no answer from Trustpilot within 300 ms/],
+    // The first delivery is a keepalive request, which browsers can't cancel: it gets 3× timeoutMs.
+    ['a hang (timeout)', 'hang', /no answer from Trustpilot within 900 ms/],
   ]
   for (const [name, behaviour, reason] of transient) {
     test(`${name}: transient, retried, then delivered`, async () => {
@@ -111,6 +112,18 @@ describe('Trustpilot protocol over fetch (msw)', () => {
       assert.equal(fake.requests.length, 3, 'failed first request, then 202 and 201')
     })
   }
+
+  test('a retry is no keepalive request and times out after timeoutMs', async () => {
+    fake.script.push('hang', 'hang')
+    const { outbox, settled, events } = outboxUnderTest()
+    outbox.submit(seedInvitation())
+    assert.equal((await settled()).type, 'sent')
+    const reasons = events.flatMap((e) => (e.type === 'retrying' ? [e.error.message] : []))
+    assert.deepEqual(reasons, [
+      'no answer from Trustpilot within 900 ms',
+      'no answer from Trustpilot within 300 ms',
+    ])
+  })
 
   test('transient failures stop at maxAttempts with a failure naming the last error', async () => {
     fake.fallback = 500
