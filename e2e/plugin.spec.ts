@@ -29,7 +29,7 @@ for (const via of ['module', 'global'] as const) {
     expect(outcome).toEqual({
       status: 'sent',
       referenceId: SEED_FIRST_BODY.referenceId,
-      reason: 'Trustpilot accepted the invitation',
+      reason: 'accepted by Trustpilot',
     })
     expect(trustpilotApi.requests).toHaveLength(2)
     const [first, second] = trustpilotApi.requests
@@ -68,14 +68,14 @@ test('a missing apiKey throws at creation, naming the setting', async ({ shop, p
   })
   expect(messages[0]).toMatch(/"apiKey" is required/)
   expect(messages[1]).toMatch(/"apiKey" is required/)
-  expect(messages[2]).toMatch(/"endpoint" must use https:/)
+  expect(messages[2]).toMatch(/"endpoint" must be an https: URL/)
 })
 
 const invalidOrders: Array<[string, Record<string, unknown>, RegExp]> = [
-  ['missing email', { order_id: 'o-1' }, /no email: set properties\.email/],
+  ['missing email', { order_id: 'o-1' }, /no email in properties\.email/],
   ['invalid email', { order_id: 'o-2', email: 'not-an-address' }, /properties\.email is not an email address/],
   ['missing order_id', { email: 'buyer@example.com' }, /properties\.order_id is missing/],
-  ['empty order_id', { order_id: '', email: 'buyer@example.com' }, /properties\.order_id is empty/],
+  ['empty order_id', { order_id: '', email: 'buyer@example.com' }, /properties\.order_id must be a non-empty string/],
 ]
 for (const [name, properties, reason] of invalidOrders) {
   test(`${name}: no request, a reason naming the field`, async ({ shop, trustpilotApi }) => {

@@ -38,7 +38,8 @@ export interface Invitation {
   productSkus: string[]
 }
 
-export type MappingResult = { invitation: Invitation } | { skip: string }
+/** An invitation, or why not (with the order's reference when it had a valid one). */
+export type MappingResult = { invitation: Invitation } | { skip: string; referenceId?: string }
 
 export const ORDER_COMPLETED = 'Order Completed'
 /** RFC 5321 caps a path at 256 octets, so an address is at most 254 characters. */
@@ -70,33 +71,19 @@ const decimal = (n: number): string => (Math.abs(n) < 1e21 ? String(n) : BigInt(
 
 function referenceIdOf(properties: Bag): string | { skip: string } {
   const orderId = properties.order_id
-  if (orderId === undefined || orderId === null) {
-    return { skip: 'properties.order_id is missing' }
-  }
-  if (typeof orderId === 'number') {
-    return Number.isFinite(orderId)
-      ? decimal(orderId)
-      : { skip: 'properties.order_id must be a finite number or a non-empty string' }
-  }
-  if (typeof orderId !== 'string') {
-    return { skip: `properties.order_id must be a string or a number, not ${typeOf(orderId)}` }
-  }
-  const trimmed = orderId.trim()
-  if (!trimmed) return { skip: 'properties.order_id is empty' }
-  if (trimmed.length > MAX_REFERENCE_LENGTH) {
+  if (orderId === undefined || orderId === null) return { skip: 'properties.order_id is missing' }
+  const id =
+    typeof orderId === 'string'
+      ? orderId.trim()
+      : typeof orderId === 'number' && Number.isFinite(orderId)
+        ? decimal(orderId)
+        : ''
+  if (!id) return { skip: 'properties.order_id must be a non-empty string or a finite number' }
+  if (id.length > MAX_REFERENCE_LENGTH) {
     return { skip: `properties.order_id is longer than ${MAX_REFERENCE_LENGTH} characters` }
   }
-  return trimmed
+  return id
 }
-
-const typeOf = (value: unknown): string =>
-  value === null
-    ? 'null'
-    : Array.isArray(value)
-      ? 'an array'
-      : typeof value === 'object'
-        ? 'an object'
-        : `a ${typeof value}`
 
 /**
  * The first present email of properties, context traits and stored user traits. The reasons never
@@ -106,20 +93,14 @@ function emailOf(sources: Array<[string, Bag]>): string | { skip: string } {
   for (const [where, source] of sources) {
     const value = source.email
     if (value === undefined || value === null || value === '') continue
-    const field = `${where}.email`
-    if (typeof value !== 'string') return { skip: `${field} must be a string, not ${typeOf(value)}` }
-    const email = value.trim()
-    if (email.length > MAX_EMAIL_LENGTH) {
-      return { skip: `${field} is longer than ${MAX_EMAIL_LENGTH} characters` }
-    }
-    if (!EMAIL_SHAPE.test(email)) {
-      return { skip: `${field} is not an email address (expected one @ with text either side, no spaces)` }
-    }
-    return email
+    const email = typeof value === 'string' ? value.trim() : ''
+    return email.length <= MAX_EMAIL_LENGTH && EMAIL_SHAPE.test(email)
+      ? email
+      : {
+          skip: `${where}.email is not an email address (one @ with text either side, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`,
+        }
   }
-  return {
-    skip: 'no email: set properties.email, context.traits.email, or identify the user with an email trait',
-  }
+  return { skip: 'no email in properties.email, context.traits.email or the user\'s traits' }
 }
 
 const joinName = (...parts: Array<string | undefined>): string | undefined =>
@@ -182,22 +163,24 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const contextTraits = bag(context.traits)
   const traits = bag(userTraits)
 
+  const referenceId = referenceIdOf(properties)
+  if (typeof referenceId !== 'string') return referenceId
+  const skip = (reason: string) => ({ skip: reason, referenceId })
+
   const consent = consentProblem(context, settings.consentCategories)
-  if (consent) return { skip: consent }
+  if (consent) return skip(consent)
 
   const audience = settings.excludeAudiences.find(
     (key) => contextTraits[key] === true || traits[key] === true,
   )
-  if (audience) return { skip: `the user is in the excluded audience "${audience}"` }
+  if (audience) return skip(`the user is in the excluded audience "${audience}"`)
 
-  const referenceId = referenceIdOf(properties)
-  if (typeof referenceId !== 'string') return referenceId
   const email = emailOf([
     ['properties', properties],
     ['context.traits', contextTraits],
     ['user traits', traits],
   ])
-  if (typeof email !== 'string') return email
+  if (typeof email !== 'string') return skip(email.skip)
 
   const body: InvitationBody = { recipientEmail: email, referenceId, source: settings.source }
   const recipientName = nameOfProperties(properties) ?? nameOfTraits(contextTraits) ?? nameOfTraits(traits)

@@ -12,6 +12,7 @@
  *   alone is the guard.
  */
 import { DeliveryAbandonedError, RetryableError } from './errors'
+import type { TrustpilotOutcome } from './index'
 import type { Invitation } from './mapping'
 import type { ResolvedSettings } from './settings'
 import type { OutboxEntry, Store } from './store'
@@ -25,12 +26,6 @@ const BACKOFF_CAP_MS = 10 * 60_000
 const UNLOAD_GRACE_MS = 100
 /** setTimeout's delay is a signed 32-bit number of milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1
-
-export type DeliveryEvent =
-  | { type: 'sent'; referenceId: string }
-  | { type: 'duplicate'; referenceId: string }
-  | { type: 'retrying'; referenceId: string; error: Error; attempts: number; nextAt: number }
-  | { type: 'failed'; referenceId: string; error: Error }
 
 export interface Outbox {
   /** Stores the invitation and starts its first request before returning. */
@@ -51,8 +46,8 @@ export interface OutboxOptions {
   settings: ResolvedSettings
   store: Store
   transport: Transport
-  /** Told about every delivery outcome. Must not throw. */
-  notify: (event: DeliveryEvent, invitation: Invitation) => void
+  /** Told about every outcome, with the invitation it concerns. Must not throw. */
+  notify: (outcome: TrustpilotOutcome, invitation: Invitation) => void
   now?: () => number
   random?: () => number
   locks?: LockManager
@@ -83,7 +78,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Entries another tab holds the lock of: not retried here before the given time. */
   const heldElsewhere = new Map<string, number>()
   let timer: ReturnType<typeof setTimeout> | undefined
-  let timerAt = Number.POSITIVE_INFINITY
+  let timerAt = Infinity
   let leaving = false
   let stopped = false
 
@@ -120,7 +115,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         if (stored) store.put({ ...stored, step, lease: lease(firstDelivery) })
       }
       store.markSent(id, now())
-      notify({ type: 'sent', referenceId: id }, invitation)
+      notify({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
     } catch (error) {
       const reason = error instanceof Error ? error : new Error(String(error))
       // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
@@ -133,7 +128,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (reason instanceof RetryableError) retryLater(id, invitation, reason)
       else {
         store.remove(id)
-        notify({ type: 'failed', referenceId: id, error: reason }, invitation)
+        notify({ status: 'failed', referenceId: id, reason: reason.message, error: reason }, invitation)
       }
     } finally {
       sending.delete(id)
@@ -155,29 +150,30 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (giveUp) {
       store.remove(id)
       const abandoned = new DeliveryAbandonedError(`${giveUp}; last error: ${error.message}`)
-      return notify({ type: 'failed', referenceId: id, error: abandoned }, invitation)
+      return notify({ status: 'failed', referenceId: id, reason: abandoned.message, error: abandoned }, invitation)
     }
     const nextAt = at + Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
     store.put({ ...stored, attempts, nextAt, lease: undefined })
-    notify({ type: 'retrying', referenceId: id, error, attempts, nextAt }, invitation)
+    const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round((nextAt - at) / 1000)} s`
+    notify({ status: 'retrying', referenceId: id, reason, error }, invitation)
   }
 
   /** Keeps exactly one timer, for the earliest moment something stored becomes ours to send. */
   function schedule() {
-    let next = Number.POSITIVE_INFINITY
+    let next = Infinity
     for (const entry of store.pending()) {
       if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
     }
-    if (stopped) next = Number.POSITIVE_INFINITY
+    if (stopped) next = Infinity
     if (next === timerAt) return
     clearTimeout(timer)
     timer = undefined
     timerAt = next
-    if (next === Number.POSITIVE_INFINITY) return
+    if (next === Infinity) return
     timer = setTimeout(
       () => {
         timer = undefined
-        timerAt = Number.POSITIVE_INFINITY
+        timerAt = Infinity
         flush()
       },
       Math.min(MAX_TIMER_MS, Math.max(0, next - now())),
@@ -223,7 +219,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   function submit(invitation: Invitation) {
     const id = invitation.body.referenceId
-    if (store.get(id)) return notify({ type: 'duplicate', referenceId: id }, invitation)
+    if (store.get(id)) {
+      return notify({ status: 'skipped', referenceId: id, reason: 'already invited or pending' }, invitation)
+    }
     const at = now()
     const entry: OutboxEntry = { invitation, step: 'invite', attempts: 0, createdAt: at, nextAt: at, lease: lease(true) }
     store.put(entry)
@@ -234,7 +232,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
       store.remove(idOf(old))
       const error = new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`)
-      notify({ type: 'failed', referenceId: idOf(old), error }, old.invitation)
+      notify({ status: 'failed', referenceId: idOf(old), reason: error.message, error }, old.invitation)
     }
   }
 

@@ -32,25 +32,19 @@ const fail = (setting: string, problem: string): never => {
 const isLoopbackHost = (host: string): boolean =>
   host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
 
+const ENDPOINT_RULE = 'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials'
+
 function resolveEndpoint(value: unknown): string {
   if (value === undefined) return DEFAULT_ENDPOINT
-  if (typeof value !== 'string' || value.trim() === '') {
-    return fail('endpoint', 'must be a non-empty URL string')
-  }
-  let url: URL
+  let url: URL | undefined
   try {
-    url = new URL(value.trim())
-  } catch {
-    return fail('endpoint', 'is not a valid URL')
-  }
-  const secure = url.protocol === 'https:'
-  const localHttp = url.protocol === 'http:' && isLoopbackHost(url.hostname)
-  if (!secure && !localHttp) {
-    fail('endpoint', 'must use https: (http: is allowed only for 127.0.0.0/8, localhost and [::1])')
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    fail('endpoint', 'must not carry a query, fragment or credentials')
-  }
+    url = new URL(String(value).trim())
+  } catch {}
+  const allowed =
+    url &&
+    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) &&
+    !(url.search || url.hash || url.username || url.password)
+  if (typeof value !== 'string' || !url || !allowed) return fail('endpoint', ENDPOINT_RULE)
   return url.origin + url.pathname.replace(/\/+$/, '')
 }
 
@@ -85,13 +79,10 @@ function optionalBoolean(settings: Record<string, unknown>, name: string): boole
 
 /** Checks and completes the settings; throws a TypeError naming the first bad setting. */
 export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
-  if (typeof input !== 'object' || input === null) {
-    return fail('apiKey', 'is required: pass trustpilot({ apiKey: "<your Integration Key>" })')
-  }
-  const settings = input as unknown as Record<string, unknown>
+  const settings = (input ?? {}) as unknown as Record<string, unknown>
   const apiKey = settings.apiKey
-  if (typeof apiKey !== 'string' || apiKey.trim() === '') {
-    fail('apiKey', 'is required and must be a non-empty string (your Trustpilot Integration Key)')
+  if (typeof apiKey !== 'string' || !apiKey.trim()) {
+    fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string')
   }
   const transport = settings.transport ?? 'api'
   if (transport !== 'api' && transport !== 'script') fail('transport', 'must be "api" or "script"')

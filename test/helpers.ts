@@ -1,10 +1,10 @@
 import { setupServer } from 'msw/node'
 import type { Invitation } from '../src/mapping'
-import { createOutbox, type DeliveryEvent } from '../src/outbox'
+import { createOutbox } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
 import { apiTransport } from '../src/transport'
-import type { TrustpilotSettings } from '../src/index'
+import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import { API_KEY } from './fixtures'
 import type { FakeTrustpilot } from './handlers'
 
@@ -39,22 +39,22 @@ export function outboxUnderTest(
   store: Store = createStore(API_KEY, () => {}),
 ) {
   const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
-  const events: DeliveryEvent[] = []
+  const events: TrustpilotOutcome[] = []
   const waiters: Array<() => void> = []
   const outbox = createOutbox({
     settings,
     store,
     transport: apiTransport(settings),
     random: () => 0,
-    notify: (event: DeliveryEvent, _invitation: Invitation) => {
+    notify: (event: TrustpilotOutcome, _invitation: Invitation) => {
       events.push(event)
       for (const wake of waiters.splice(0)) wake()
     },
   })
-  /** Resolves with the first event that is final (sent, failed, duplicate). */
-  const settled = async (): Promise<DeliveryEvent> => {
+  /** Resolves with the first outcome that is final (sent, failed, skipped). */
+  const settled = async (): Promise<TrustpilotOutcome> => {
     for (;;) {
-      const final = events.find((e) => e.type !== 'retrying')
+      const final = events.find((e) => e.status !== 'retrying')
       if (final) return final
       await new Promise<void>((resolve) => waiters.push(resolve))
     }

@@ -48,7 +48,7 @@ describe('outbox', () => {
     outbox.submit(invitation('a'))
     const stored = parseRecord(storage.getItem(key('a')) ?? '')
     assert.ok(stored && 'step' in stored && stored.step === 'invite')
-    assert.equal((await settled()).type, 'sent')
+    assert.equal((await settled()).status, 'sent')
     assert.deepEqual(Object.keys(JSON.parse(storage.getItem(key('a')) ?? '{}')), ['sent'])
   })
 
@@ -57,7 +57,7 @@ describe('outbox', () => {
     outbox.submit(invitation('b'))
     await settled()
     outbox.submit(invitation('b'))
-    assert.deepEqual(events.at(-1), { type: 'duplicate', referenceId: 'b' })
+    assert.deepEqual(events.at(-1), { status: 'skipped', referenceId: 'b', reason: 'already invited or pending' })
     assert.equal(fake.requests.length, 1)
   })
 
@@ -67,7 +67,7 @@ describe('outbox', () => {
     await first.settled()
     const second = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
     second.outbox.submit(invitation('c'))
-    assert.equal((await second.settled()).type, 'duplicate')
+    assert.equal((await second.settled()).status, 'skipped')
     assert.equal(fake.requests.length, 1)
   })
 
@@ -93,13 +93,13 @@ describe('outbox', () => {
     fake.fallback = 500
     const { outbox, events } = outboxUnderTest({ maxAttempts: 100 }, createStore(API_KEY, () => {}))
     for (let i = 0; i < MAX_PENDING; i++) outbox.submit(invitation(`p${i}`))
-    while (events.filter((e) => e.type === 'retrying').length < MAX_PENDING) await new Promise((r) => setTimeout(r, 10))
+    while (events.filter((e) => e.status === 'retrying').length < MAX_PENDING) await new Promise((r) => setTimeout(r, 10))
     outbox.submit(invitation('newest'))
     outbox.stop()
-    const failed = events.filter((e) => e.type === 'failed')
+    const failed = events.filter((e) => e.status === 'failed')
     assert.equal(failed.length, 1)
     assert.equal(failed[0]?.referenceId, 'p0')
-    assert.ok(failed[0]?.type === 'failed' && /outbox full/.test(failed[0].error.message))
+    assert.ok(/outbox full/.test(failed[0]?.reason ?? ''))
     assert.equal(storage.getItem(key('p0')), null)
     assert.notEqual(storage.getItem(key('p1')), null)
     await new Promise((r) => setTimeout(r, 100))

@@ -31,7 +31,7 @@ describe('Trustpilot protocol over fetch (msw)', () => {
   test('202 then 201: the same POST again with products', async () => {
     const { outbox, settled } = outboxUnderTest()
     outbox.submit(seedInvitation())
-    assert.deepEqual(await settled(), { type: 'sent', referenceId: SEED_FIRST_BODY.referenceId })
+    assert.deepEqual(await settled(), { status: 'sent', referenceId: SEED_FIRST_BODY.referenceId, reason: 'accepted by Trustpilot' })
     assert.equal(fake.requests.length, 2)
     const [first, second] = fake.requests
     assert.equal(first?.url, `${DEFAULT_ENDPOINT}/api/${API_KEY}/invitation`)
@@ -44,7 +44,7 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     fake.fallback = 201
     const { outbox, settled } = outboxUnderTest()
     outbox.submit(seedInvitation())
-    assert.equal((await settled()).type, 'sent')
+    assert.equal((await settled()).status, 'sent')
     assert.equal(fake.requests.length, 1)
   })
 
@@ -70,10 +70,10 @@ describe('Trustpilot protocol over fetch (msw)', () => {
       const { outbox, settled } = outboxUnderTest()
       outbox.submit(seedInvitation())
       const event = await settled()
-      assert.equal(event.type, 'failed')
-      assert.ok(event.type === 'failed')
-      assert.equal(event.error.name, 'IntegrationDisabledError')
-      assert.match(event.error.message, /integration disabled or domain blocked/)
+      assert.equal(event.status, 'failed')
+      assert.ok(event.status === 'failed')
+      assert.equal(event.error?.name, 'IntegrationDisabledError')
+      assert.match(event.error?.message ?? '', /integration disabled or domain blocked/)
       assert.equal(fake.requests.length, 1, 'never retried')
     })
   }
@@ -84,9 +84,9 @@ describe('Trustpilot protocol over fetch (msw)', () => {
       const { outbox, settled } = outboxUnderTest()
       outbox.submit(seedInvitation())
       const event = await settled()
-      assert.ok(event.type === 'failed')
-      assert.equal(event.error.name, 'InvitationRejectedError')
-      assert.match(event.error.message, new RegExp(`HTTP ${status}`))
+      assert.ok(event.status === 'failed')
+      assert.equal(event.error?.name, 'InvitationRejectedError')
+      assert.match(event.error?.message ?? '', new RegExp(`HTTP ${status}`))
       assert.equal(fake.requests.length, 1, 'never retried')
     })
   }
@@ -104,11 +104,11 @@ describe('Trustpilot protocol over fetch (msw)', () => {
       fake.script.push(behaviour)
       const { outbox, settled, events } = outboxUnderTest()
       outbox.submit(seedInvitation())
-      assert.equal((await settled()).type, 'sent')
-      const retrying = events.find((e) => e.type === 'retrying')
-      assert.ok(retrying?.type === 'retrying')
-      assert.equal(retrying.error.name, 'RetryableError')
-      assert.match(retrying.error.message, reason)
+      assert.equal((await settled()).status, 'sent')
+      const retrying = events.find((e) => e.status === 'retrying')
+      assert.ok(retrying?.status === 'retrying')
+      assert.equal(retrying.error?.name, 'RetryableError')
+      assert.match(retrying.error?.message ?? '', reason)
       assert.equal(fake.requests.length, 3, 'failed first request, then 202 and 201')
     })
   }
@@ -117,8 +117,8 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     fake.script.push('hang', 'hang')
     const { outbox, settled, events } = outboxUnderTest()
     outbox.submit(seedInvitation())
-    assert.equal((await settled()).type, 'sent')
-    const reasons = events.flatMap((e) => (e.type === 'retrying' ? [e.error.message] : []))
+    assert.equal((await settled()).status, 'sent')
+    const reasons = events.flatMap((e) => (e.status === 'retrying' ? [e.error?.message] : []))
     assert.deepEqual(reasons, [
       'no answer from Trustpilot within 900 ms',
       'no answer from Trustpilot within 300 ms',
@@ -130,11 +130,11 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     const { outbox, settled, events } = outboxUnderTest({ maxAttempts: 2 })
     outbox.submit(seedInvitation())
     const event = await settled()
-    assert.ok(event.type === 'failed')
-    assert.equal(event.error.name, 'DeliveryAbandonedError')
-    assert.match(event.error.message, /gave up after 2 attempts; last error: Trustpilot answered HTTP 500/)
+    assert.ok(event.status === 'failed')
+    assert.equal(event.error?.name, 'DeliveryAbandonedError')
+    assert.match(event.error?.message ?? '', /gave up after 2 attempts; last error: Trustpilot answered HTTP 500/)
     assert.equal(fake.requests.length, 2)
-    assert.equal(events.filter((e) => e.type === 'retrying').length, 1)
+    assert.equal(events.filter((e) => e.status === 'retrying').length, 1)
   })
 })
 
