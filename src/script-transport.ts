@@ -4,7 +4,7 @@
  * never sees an order never loads it. Every wait is bounded by `timeoutMs`: a blocked script (ad
  * blocker, CSP) becomes a retryable error, never a stalled `track` or `ready()`.
  */
-import { RetryableError } from './errors'
+import { RetryableError, withTimeout } from './errors'
 import { withProducts } from './mapping'
 import type { ResolvedSettings } from './settings'
 import type { Transport } from './transport'
@@ -18,15 +18,6 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
   let registered = false
   /** Answers to `createInvitation` arrive in order; each settles the oldest waiting send. */
   const waiting: Array<(ok: boolean) => void> = []
-
-  const timeout = <T>(promise: Promise<T>, what: string) =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new RetryableError(`${what} within ${settings.timeoutMs} ms`)),
-        settings.timeoutMs,
-      )
-      promise.then(resolve, reject).finally(() => clearTimeout(timer))
-    })
 
   function load(): Promise<Tp> {
     // Trustpilot's standard snippet: a queue stub that the script drains once it runs.
@@ -50,7 +41,7 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
         reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
     })
     document.head.appendChild(script)
-    return timeout(loaded, `Trustpilot's script did not load`)
+    return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load")
   }
 
   return {
@@ -68,7 +59,7 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
       // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
       tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
       try {
-        await timeout(answered, 'no answer from Trustpilot\'s script')
+        await withTimeout(answered, settings.timeoutMs, "no answer from Trustpilot's script")
       } catch (error) {
         if (waiting.includes(settle)) waiting.splice(waiting.indexOf(settle), 1)
         throw error

@@ -48,33 +48,16 @@ function resolveEndpoint(value: unknown): string {
   return url.origin + url.pathname.replace(/\/+$/, '')
 }
 
-function optionalString(settings: Record<string, unknown>, name: string): string | undefined {
-  const value = settings[name]
-  if (value === undefined || value === null || value === '') return undefined
-  return typeof value === 'string' ? value : fail(name, 'must be a string')
-}
+type Check = (value: unknown) => boolean
+const isText: Check = (v) => typeof v === 'string'
+const isTexts: Check = (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '')
+const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity
 
-function optionalStrings(settings: Record<string, unknown>, name: string): string[] | undefined {
+/** The setting's value, or `fallback` when it is absent; a present value must pass `check`. */
+function read<T>(settings: Record<string, unknown>, name: string, check: Check, rule: string, fallback?: T): T {
   const value = settings[name]
-  if (value === undefined || value === null) return undefined
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
-    return fail(name, 'must be an array of non-empty strings')
-  }
-  return [...value]
-}
-
-function positiveNumber(settings: Record<string, unknown>, name: string, fallback: number): number {
-  const value = settings[name]
-  if (value === undefined || value === null) return fallback
-  return typeof value === 'number' && Number.isFinite(value) && value > 0
-    ? value
-    : fail(name, 'must be a positive number')
-}
-
-function optionalBoolean(settings: Record<string, unknown>, name: string): boolean {
-  const value = settings[name]
-  if (value === undefined || value === null) return false
-  return typeof value === 'boolean' ? value : fail(name, 'must be true or false')
+  if (value === undefined || value === null || value === '') return fallback as T
+  return check(value) ? (value as T) : fail(name, rule)
 }
 
 /** Checks and completes the settings; throws a TypeError naming the first bad setting. */
@@ -84,22 +67,23 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   if (typeof apiKey !== 'string' || !apiKey.trim()) {
     fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string')
   }
-  const transport = settings.transport ?? 'api'
-  if (transport !== 'api' && transport !== 'script') fail('transport', 'must be "api" or "script"')
+  const text = (name: string, fallback?: string) => read(settings, name, isText, 'must be a string', fallback)
+  const texts = (name: string) => read<string[] | undefined>(settings, name, isTexts, 'must be an array of non-empty strings')
+  const number = (name: string, fallback: number) => read(settings, name, isPositive, 'must be a positive number', fallback)
 
   return {
     apiKey: (apiKey as string).trim(),
     endpoint: resolveEndpoint(settings.endpoint),
-    source: optionalString(settings, 'source') ?? DEFAULT_SOURCE,
-    debug: optionalBoolean(settings, 'debug'),
-    timeoutMs: positiveNumber(settings, 'timeoutMs', 10_000),
-    maxAttempts: Math.ceil(positiveNumber(settings, 'maxAttempts', 10)),
-    maxAgeMs: positiveNumber(settings, 'maxAgeHours', 72) * 3_600_000,
-    consentCategories: optionalStrings(settings, 'consentCategories'),
-    excludeAudiences: optionalStrings(settings, 'excludeAudiences') ?? [],
-    templateId: optionalString(settings, 'templateId'),
-    locale: optionalString(settings, 'locale'),
-    tags: optionalStrings(settings, 'tags'),
-    transport: transport as 'api' | 'script',
+    source: text('source', DEFAULT_SOURCE),
+    debug: read(settings, 'debug', (v) => typeof v === 'boolean', 'must be true or false', false),
+    timeoutMs: number('timeoutMs', 10_000),
+    maxAttempts: Math.ceil(number('maxAttempts', 10)),
+    maxAgeMs: number('maxAgeHours', 72) * 3_600_000,
+    consentCategories: texts('consentCategories'),
+    excludeAudiences: texts('excludeAudiences') ?? [],
+    templateId: text('templateId'),
+    locale: text('locale'),
+    tags: texts('tags'),
+    transport: read(settings, 'transport', (v) => v === 'api' || v === 'script', 'must be "api" or "script"', 'api'),
   }
 }

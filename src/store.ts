@@ -25,7 +25,7 @@ export interface OutboxEntry {
   lease?: { owner: string; until: number }
 }
 
-type Record_ = OutboxEntry | { sent: number }
+type StoredRecord = OutboxEntry | { sent: number }
 
 export interface Store {
   /** Pending entries; also forgets delivered orders past the dedupe bounds. */
@@ -65,7 +65,7 @@ function isEntry(value: unknown): value is OutboxEntry {
 }
 
 /** Parses one stored value; undefined when it is not something this version wrote. */
-export function parseRecord(raw: string): Record_ | undefined {
+export function parseRecord(raw: string): StoredRecord | undefined {
   let data: unknown
   try {
     data = JSON.parse(raw)
@@ -76,75 +76,76 @@ export function parseRecord(raw: string): Record_ | undefined {
   return isEntry(data) ? data : undefined
 }
 
+/** A Storage kept in this page's memory: where localStorage can't be used. */
+function memoryStorage(items = new Map<string, string>()): Storage {
+  return {
+    get length() {
+      return items.size
+    },
+    key: (index) => [...items.keys()][index] ?? null,
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+    removeItem: (key) => void items.delete(key),
+    clear: () => items.clear(),
+  }
+}
+
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
 export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
   const prefix = `${PREFIX}${encodeURIComponent(apiKey)}:`
   const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
-  let memory: Map<string, string> | undefined
-  let storage: Storage | undefined
+  let storage: Storage
+  let inMemory = false
+
+  /** Runs `use` on localStorage; if it throws, moves this page to memory (keeping what it can read). */
+  function guarded<T>(use: () => T, why: string): T {
+    try {
+      return use()
+    } catch (error) {
+      if (inMemory) throw error // memory storage doesn't throw; don't mask a bug as a storage problem
+      warn(`localStorage ${why}; pending invitations are kept in memory for this page only`)
+      const copy = new Map<string, string>()
+      try {
+        for (const key of ours()) copy.set(key, storage.getItem(key) as string)
+      } catch {
+        // Unreadable as well: start empty.
+      }
+      storage = memoryStorage(copy)
+      inMemory = true
+      return use()
+    }
+  }
+
   try {
     storage = globalThis.localStorage
     storage.getItem(prefix)
   } catch {
-    storage = undefined
-  }
-  if (!storage) memory = new Map()
-
-  /** From now on this page keeps its state in memory, starting from what it can still read. */
-  function fallBack(why: string) {
-    warn(`localStorage ${why}; pending invitations are kept in memory for this page only`)
-    const copy = new Map<string, string>()
-    try {
-      for (const key of keys()) copy.set(key, (storage as Storage).getItem(key) as string)
-    } catch {
-      // Unreadable as well: start empty.
-    }
-    memory = copy
+    storage = memoryStorage()
+    inMemory = true
   }
 
-  function keys(): string[] {
-    if (memory) return [...memory.keys()]
-    const s = storage as Storage
+  function ours(): string[] {
     const found: string[] = []
-    for (let i = 0; i < s.length; i++) {
-      const key = s.key(i)
+    for (let i = 0; i < storage.length; i++) {
+      const key = storage.key(i)
       if (key?.startsWith(prefix)) found.push(key)
     }
     return found
   }
 
-  function read(key: string): string | null {
-    if (!memory) {
-      try {
-        return (storage as Storage).getItem(key)
-      } catch {
-        fallBack('could not be read')
-      }
-    }
-    return (memory as Map<string, string>).get(key) ?? null
-  }
+  const write = (key: string, value?: string) =>
+    guarded(
+      () => (value === undefined ? storage.removeItem(key) : storage.setItem(key, value)),
+      'refused a write (full or blocked)',
+    )
 
-  function write(key: string, value: string | undefined) {
-    if (!memory) {
-      try {
-        if (value === undefined) (storage as Storage).removeItem(key)
-        else (storage as Storage).setItem(key, value)
-        return
-      } catch {
-        fallBack('refused a write (full or blocked)')
-      }
-    }
-    if (value === undefined) memory?.delete(key)
-    else memory?.set(key, value)
-  }
-
-  function load(key: string): Record_ | undefined {
-    const raw = read(key)
+  function load(key: string): StoredRecord | undefined {
+    const raw = guarded(() => storage.getItem(key), 'could not be read')
     if (raw === null) return undefined
     const record = parseRecord(raw)
     if (!record) {
       warn(`stored record "${key}" is not valid; ignored it`)
-      write(key, undefined)
+      write(key)
     }
     return record
   }
@@ -153,22 +154,14 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
     pending() {
       const entries: OutboxEntry[] = []
       const tombstones: Array<[string, number]> = []
-      let all: string[]
-      try {
-        all = keys()
-      } catch {
-        fallBack('could not be listed')
-        all = keys()
-      }
-      for (const key of all) {
+      for (const key of guarded(ours, 'could not be listed')) {
         const record = load(key)
-        if (!record) continue
-        if ('sent' in record) tombstones.push([key, record.sent])
-        else entries.push(record)
+        if (record && 'sent' in record) tombstones.push([key, record.sent])
+        else if (record) entries.push(record)
       }
       tombstones.sort((a, b) => b[1] - a[1])
       tombstones.forEach(([key, at], index) => {
-        if (index >= MAX_REMEMBERED || now() - at > REMEMBER_MS) write(key, undefined)
+        if (index >= MAX_REMEMBERED || now() - at > REMEMBER_MS) write(key)
       })
       return entries.sort((a, b) => a.createdAt - b.createdAt)
     },
@@ -183,7 +176,7 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
       write(keyOf(referenceId), JSON.stringify({ sent: at }))
     },
     remove(referenceId) {
-      write(keyOf(referenceId), undefined)
+      write(keyOf(referenceId))
     },
   }
 }

@@ -3,11 +3,7 @@
  * It knows nothing of storage or retries; it turns a response into 'created', 'needs-products' or a
  * typed error (errors.ts) that the outbox acts on.
  */
-import {
-  IntegrationDisabledError,
-  InvitationRejectedError,
-  RetryableError,
-} from './errors'
+import { IntegrationDisabledError, InvitationRejectedError, RetryableError, withTimeout } from './errors'
 import { type Invitation, withProducts } from './mapping'
 import type { ResolvedSettings } from './settings'
 
@@ -68,17 +64,9 @@ export function apiTransport(settings: ResolvedSettings): Transport {
       const keepalive = wantKeepalive && keepaliveBytesInFlight + size <= KEEPALIVE_QUOTA
       const limit = keepalive ? settings.timeoutMs * KEEPALIVE_PATIENCE : settings.timeoutMs
       const abort = new AbortController()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // Reject first, so the race reports the timeout rather than the abort it causes.
-          reject(new RetryableError(`no answer from Trustpilot within ${limit} ms`))
-          abort.abort()
-        }, limit)
-      })
       if (keepalive) keepaliveBytesInFlight += size
       try {
-        const response = await Promise.race([
+        const response = await withTimeout(
           fetch(url, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
@@ -88,17 +76,15 @@ export function apiTransport(settings: ResolvedSettings): Transport {
             // Aborting a keepalive request would only hide it from us, not stop it.
             signal: keepalive ? undefined : abort.signal,
           }),
-          timedOut,
-        ])
+          limit,
+          'no answer from Trustpilot',
+          () => abort.abort(),
+        )
         return interpretStatus(response.status, step, response.headers.get('Retry-After'))
       } catch (error) {
-        if (error instanceof RetryableError) throw error
-        if (!(error instanceof Error) || error.name === 'AbortError' || error instanceof TypeError) {
-          throw new RetryableError(`network error: ${(error as Error)?.message ?? error}`)
-        }
-        throw error
+        // fetch rejects with a TypeError for network failures; anything else is already typed.
+        throw error instanceof TypeError ? new RetryableError(`network error: ${error.message}`) : error
       } finally {
-        clearTimeout(timer)
         if (keepalive) keepaliveBytesInFlight -= size
       }
     },
