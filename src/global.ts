@@ -2,7 +2,7 @@
  * Entry of dist/trustpilot.global.js: a classic script for analytics-next's remote plugins, which
  * are loaded with a plain <script> and looked up as `window[libraryName]`.
  */
-import { type TrustpilotSettings, trustpilot } from './index'
+import { type TrustpilotSettings, trustpilot } from './index.js'
 
 const trustpilotDestination = Object.assign(
   (settings: TrustpilotSettings) => trustpilot(settings),

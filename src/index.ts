@@ -3,18 +3,18 @@
  *
  * ```ts
  * import { AnalyticsBrowser } from '@segment/analytics-next'
- * import { trustpilot } from 'analytics-plugin-trustpilot'
+ * import { onTrustpilotOutcome, trustpilot } from 'analytics-plugin-trustpilot'
  *
  * const analytics = AnalyticsBrowser.load({ writeKey })
  * analytics.register(trustpilot({ apiKey: 'YOUR_INTEGRATION_KEY' }))
- * analytics.on('trustpilot', (outcome) => console.log(outcome.status, outcome.referenceId))
+ * onTrustpilotOutcome(analytics, (outcome) => console.log(outcome.status, outcome.referenceId))
  * ```
  *
  * @packageDocumentation
  */
 import type { Plugin } from '@segment/analytics-next'
-import { createPlugin } from './plugin'
-import { resolveSettings } from './settings'
+import { createPlugin } from './plugin.js'
+import { resolveSettings } from './settings.js'
 
 /** Settings of {@link trustpilot}. Only `apiKey` is required. */
 export interface TrustpilotSettings {
@@ -84,9 +84,24 @@ export function trustpilot(settings: TrustpilotSettings): Plugin {
   return createPlugin(resolveSettings(settings))
 }
 
+/**
+ * Subscribes to outcomes, typed: the same as `analytics.on('trustpilot', listener)`, which
+ * analytics-next's own types don't know about.
+ */
+export function onTrustpilotOutcome(
+  analytics: { on(event: never, listener: never): unknown },
+  listener: (outcome: TrustpilotOutcome) => void,
+): void {
+  ;(analytics.on as (event: string, listener: (outcome: TrustpilotOutcome) => void) => void).call(
+    analytics,
+    'trustpilot',
+    listener,
+  )
+}
+
 export {
   DeliveryAbandonedError,
   IntegrationDisabledError,
   InvitationRejectedError,
   RetryableError,
-} from './errors'
+} from './errors.js'

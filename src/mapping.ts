@@ -6,7 +6,7 @@
  * The input comes from shop code we don't control, so it is read as `unknown` and never trusted:
  * wrong types are reasons, not exceptions.
  */
-import type { ResolvedSettings } from './settings'
+import type { ResolvedSettings } from './settings.js'
 
 /** One product, in Trustpilot's field names. Absent fields are left out, never sent as null. */
 export interface InvitationProduct {

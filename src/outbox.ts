@@ -11,12 +11,12 @@
  *   starting on the same stored outbox cannot both claim it. Where Web Locks are missing, the lease
  *   alone is the guard.
  */
-import { DeliveryAbandonedError, RetryableError } from './errors'
-import type { TrustpilotOutcome } from './index'
-import type { Invitation } from './mapping'
-import type { ResolvedSettings } from './settings'
-import type { OutboxEntry, Store } from './store'
-import { KEEPALIVE_PATIENCE, type Transport } from './transport'
+import { DeliveryAbandonedError, RetryableError } from './errors.js'
+import type { TrustpilotOutcome } from './index.js'
+import type { Invitation } from './mapping.js'
+import type { ResolvedSettings } from './settings.js'
+import type { OutboxEntry, Store } from './store.js'
+import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50

@@ -5,13 +5,13 @@
  * then returns.
  */
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
-import type { TrustpilotOutcome } from './index'
-import { type Invitation, mapOrder, ORDER_COMPLETED } from './mapping'
-import { createOutbox, type Outbox } from './outbox'
-import type { ResolvedSettings } from './settings'
-import { createStore } from './store'
-import { apiTransport } from './transport'
-import { scriptTransport } from './script-transport'
+import type { TrustpilotOutcome } from './index.js'
+import { type Invitation, mapOrder, ORDER_COMPLETED } from './mapping.js'
+import { createOutbox, type Outbox } from './outbox.js'
+import type { ResolvedSettings } from './settings.js'
+import { createStore } from './store.js'
+import { apiTransport } from './transport.js'
+import { scriptTransport } from './script-transport.js'
 
 declare const __VERSION__: string
 
@@ -31,8 +31,8 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
    * and analytics-next's `'error'` event for a failure, as its Segment.io plugin does.
    */
   function report(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context) {
-    const { status, referenceId = '' } = outcome
-    const message = `${PLUGIN_NAME} ${status} ${referenceId}: ${outcome.reason}`
+    const { status, referenceId } = outcome
+    const message = `${PLUGIN_NAME} ${status}${referenceId ? ` ${referenceId}` : ''}: ${outcome.reason}`
     ctx?.log(status === 'sent' ? 'info' : 'warn', message)
     if (settings.debug) console[LEVELS[status]](message, ...(invitation ? [invitation] : []))
     try {

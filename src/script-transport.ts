@@ -4,10 +4,10 @@
  * never sees an order never loads it. Every wait is bounded by `timeoutMs`: a blocked script (ad
  * blocker, CSP) becomes a retryable error, never a stalled `track` or `ready()`.
  */
-import { RetryableError, withTimeout } from './errors'
-import { withProducts } from './mapping'
-import type { ResolvedSettings } from './settings'
-import type { Transport } from './transport'
+import { RetryableError, withTimeout } from './errors.js'
+import { withProducts } from './mapping.js'
+import type { ResolvedSettings } from './settings.js'
+import type { Transport } from './transport.js'
 
 type Tp = ((...args: unknown[]) => void) & { q?: unknown[][] }
 type TpWindow = { tp?: Tp; TrustpilotObject?: string }

@@ -10,8 +10,8 @@
  * that another version or script wrote. Any of these switches this page to an in-memory copy:
  * invitations are still delivered while the page lives, and the host page never sees an exception.
  */
-import type { Invitation } from './mapping'
-import type { Step } from './transport'
+import type { Invitation } from './mapping.js'
+import type { Step } from './transport.js'
 
 export interface OutboxEntry {
   invitation: Invitation

@@ -84,7 +84,13 @@ export const test = base.extend<
 >({
   site: [
     async ({}, use) => {
-      const site = await startStaticServer('.')
+      // A page asked for with ?csp=<policy> is served under that Content-Security-Policy.
+      const site = await startStaticServer('.', 0, {
+        headers: (url) => {
+          const csp = url.searchParams.get('csp')
+          return csp ? { 'Content-Security-Policy': csp } : undefined
+        },
+      })
       await use(site)
       await site.close()
     },

@@ -1,0 +1,53 @@
+// Compiled (never run) against the published types, dist/index.d.ts, under strict settings: what a
+// shop's TypeScript code can and cannot write. `npm run test:types` fails if any line here breaks.
+import { AnalyticsBrowser } from '@segment/analytics-next'
+import {
+  DeliveryAbandonedError,
+  IntegrationDisabledError,
+  InvitationRejectedError,
+  onTrustpilotOutcome,
+  RetryableError,
+  type TrustpilotOutcome,
+  type TrustpilotSettings,
+  trustpilot,
+} from 'analytics-plugin-trustpilot'
+
+const analytics = AnalyticsBrowser.load({ writeKey: 'write-key' })
+
+const settings: TrustpilotSettings = {
+  apiKey: 'integration-key',
+  endpoint: 'https://invitejs.trustpilot.com',
+  source: 'InvitationScript',
+  debug: false,
+  timeoutMs: 10_000,
+  maxAttempts: 10,
+  maxAgeHours: 72,
+  consentCategories: ['C0004'],
+  excludeAudiences: ['recent_complainers'],
+  templateId: 'template',
+  locale: 'en-US',
+  tags: ['web'],
+  transport: 'script',
+}
+void analytics.register(trustpilot(settings))
+void analytics.register(trustpilot({ apiKey: 'integration-key' }))
+
+onTrustpilotOutcome(analytics, (outcome: TrustpilotOutcome) => {
+  const status: 'sent' | 'skipped' | 'retrying' | 'failed' = outcome.status
+  const reference: string | undefined = outcome.referenceId
+  const reason: string = outcome.reason
+  if (outcome.error instanceof InvitationRejectedError) console.log(outcome.error.status)
+  if (outcome.error instanceof RetryableError) console.log(outcome.error.retryAfterMs)
+  console.log(status, reference, reason)
+})
+const errors: Error[] = [new DeliveryAbandonedError('x'), new IntegrationDisabledError(251)]
+console.log(errors)
+
+// @ts-expect-error apiKey is required
+trustpilot({})
+// @ts-expect-error transport is 'api' or 'script'
+trustpilot({ apiKey: 'k', transport: 'beacon' })
+// @ts-expect-error timeoutMs is a number
+trustpilot({ apiKey: 'k', timeoutMs: '100' })
+// @ts-expect-error outcome listeners receive outcomes, not numbers
+onTrustpilotOutcome(analytics, (outcome: number) => outcome)
