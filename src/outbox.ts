@@ -225,7 +225,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const at = now()
     const entry: OutboxEntry = { invitation, step: 'invite', attempts: 0, createdAt: at, nextAt: at, lease: lease(true) }
     store.put(entry)
-    void deliver(entry)
+    // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
+    // returned, so the shop's own task pays only for mapping and storing.
+    sending.add(id)
+    queueMicrotask(() => void deliver(entry))
     // Past the cap, drop the oldest that no request is carrying right now.
     const pending = store.pending()
     const idle = pending.filter((e) => !sending.has(idOf(e)))

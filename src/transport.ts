@@ -26,6 +26,7 @@ export interface Transport {
  */
 const KEEPALIVE_QUOTA = 64 * 1024 - 1024
 let keepaliveBytesInFlight = 0
+const encoder = new TextEncoder()
 
 /** Milliseconds from a Retry-After header (seconds or an HTTP date), if it holds either. */
 export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
@@ -60,7 +61,7 @@ export function apiTransport(settings: ResolvedSettings): Transport {
   return {
     async send(invitation, step, wantKeepalive) {
       const body = JSON.stringify(step === 'invite' ? invitation.body : withProducts(invitation))
-      const size = new Blob([body]).size
+      const size = encoder.encode(body).length
       const keepalive = wantKeepalive && keepaliveBytesInFlight + size <= KEEPALIVE_QUOTA
       const limit = keepalive ? settings.timeoutMs * KEEPALIVE_PATIENCE : settings.timeoutMs
       const abort = new AbortController()
