@@ -122,7 +122,9 @@ test('two tabs opened on one pending outbox: one invitation', async ({ shop, sta
   await expectCreatedOnce(standIn, 'tabs')
   expect(requestsFor(standIn, 'tabs').map((r) => r.status)).toEqual([202, 201])
   // Exactly one of the tabs reports it sent.
-  const sent = await Promise.all(tabs.map(async (tab) => (await tab.outcomes()).filter((o) => o.status === 'sent').length))
+  const sent = await Promise.all(
+    tabs.map(async (tab) => (await tab.outcomes()).filter((o) => o.status === 'sent').length),
+  )
   expect(sent.sort()).toEqual([0, 1])
 })
 

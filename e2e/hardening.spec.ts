@@ -46,11 +46,7 @@ test.describe('strict CSP: no unsafe-inline, no unsafe-eval', () => {
     expect(await violations()).toEqual([])
   })
 
-  test('a policy that leaves the endpoint out is seen as a violation and reported', async ({
-    shop,
-    page,
-    standIn,
-  }) => {
+  test('a policy that leaves the endpoint out is seen as a violation and reported', async ({ shop, page, standIn }) => {
     const violations = await recordViolations(page)
     await shop.open(
       { via: 'module', settings: { apiKey: API_KEY, endpoint: standIn.url, maxAttempts: 1 } },

@@ -76,7 +76,10 @@ test('Segment snippet + the plugin imported from a CDN URL, nothing bundled', as
       return route.fulfill({ contentType: 'text/javascript', body: readFileSync(`${umd}/standalone.js`) })
     }
     if (pathname.startsWith('/analytics-next/bundles/')) {
-      return route.fulfill({ contentType: 'text/javascript', body: readFileSync(`${umd}/${pathname.split('/').pop()}`) })
+      return route.fulfill({
+        contentType: 'text/javascript',
+        body: readFileSync(`${umd}/${pathname.split('/').pop()}`),
+      })
     }
     if (pathname === '/v1/projects/snippet-write-key/settings') {
       return route.fulfill({ json: { integrations: {}, metrics: { sampleRate: 0 } } })
@@ -85,7 +88,9 @@ test('Segment snippet + the plugin imported from a CDN URL, nothing bundled', as
   })
   await page.goto('/e2e/pages/snippet.html')
   await page.evaluate(() => (window as any).registered)
-  await page.evaluate(() => (window as any).analytics.track('Order Completed', { order_id: 'cdn-1', email: 'cdn@example.com' }))
+  await page.evaluate(() =>
+    (window as any).analytics.track('Order Completed', { order_id: 'cdn-1', email: 'cdn@example.com' }),
+  )
   await page.waitForFunction(() => (window as any).outcomes.some((o: { status: string }) => o.status === 'sent'))
   expect(trustpilotApi.requests.map((r) => [r.apiKey, r.body.referenceId])).toEqual([
     ['snippet-key', 'cdn-1'],
@@ -102,9 +107,17 @@ test.describe('consent', () => {
     trustpilotApi,
   }) => {
     await shop.open({ via: 'module', settings })
-    await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'denied' }, stamp({ Marketing: true, Analytics: false }))
+    await shop.track(
+      'Order Completed',
+      { ...SEED_PROPERTIES, order_id: 'denied' },
+      stamp({ Marketing: true, Analytics: false }),
+    )
     await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'unstamped' })
-    await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'granted' }, stamp({ Marketing: true, Analytics: true }))
+    await shop.track(
+      'Order Completed',
+      { ...SEED_PROPERTIES, order_id: 'granted' },
+      stamp({ Marketing: true, Analytics: true }),
+    )
     await shop.waitForOutcome('sent', 'granted')
     expect(trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['granted', 'granted'])
     const skipped = (await shop.outcomes()).filter((o) => o.status === 'skipped')

@@ -2,8 +2,8 @@
  * The plugin in analytics-next in Chromium, loaded from the built files, against msw's fake Trustpilot.
  */
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
-import { expect, type Shop, test } from './support/fixtures'
 import type { FakeTrustpilot } from '../test/handlers'
+import { expect, type Shop, test } from './support/fixtures'
 
 const settings = { apiKey: API_KEY }
 

@@ -45,9 +45,12 @@ const analytics = AnalyticsBrowser.load(
 )
 
 // Outcomes: emitted by the plugin on analytics as 'trustpilot'.
-;(analytics as unknown as { on(e: string, cb: (o: TrustpilotOutcome) => void): void }).on(
-  'trustpilot',
-  (outcome) => item($('outcomes'), `${outcome.status} · ${outcome.referenceId ?? '—'}: ${outcome.reason}`, `status-${outcome.status}`),
+;(analytics as unknown as { on(e: string, cb: (o: TrustpilotOutcome) => void): void }).on('trustpilot', (outcome) =>
+  item(
+    $('outcomes'),
+    `${outcome.status} · ${outcome.referenceId ?? '—'}: ${outcome.reason}`,
+    `status-${outcome.status}`,
+  ),
 )
 
 // With the stand-in, the server streams each request it received and what it answered.
@@ -74,8 +77,24 @@ $<HTMLFormElement>('checkout').addEventListener('submit', (event) => {
     total: 25,
     currency: 'USD',
     products: [
-      { product_id: '507f1f77bcf86cd799439011', sku: '45790-32', name: 'Monopoly: 3rd Edition', price: 19, quantity: 1, category: 'Games', url: 'https://www.example.com/product/path', image_url: 'https://www.example.com/product/path.jpg' },
-      { product_id: '505bd76785ebb509fc183733', sku: '46493-32', name: 'Uno Card Game', price: 3, quantity: 2, category: 'Games' },
+      {
+        product_id: '507f1f77bcf86cd799439011',
+        sku: '45790-32',
+        name: 'Monopoly: 3rd Edition',
+        price: 19,
+        quantity: 1,
+        category: 'Games',
+        url: 'https://www.example.com/product/path',
+        image_url: 'https://www.example.com/product/path.jpg',
+      },
+      {
+        product_id: '505bd76785ebb509fc183733',
+        sku: '46493-32',
+        name: 'Uno Card Game',
+        price: 3,
+        quantity: 2,
+        category: 'Games',
+      },
     ],
   })
   $('status').textContent = `Thank you! Order ${orderId} placed.`

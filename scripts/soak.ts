@@ -21,7 +21,10 @@ const started = Date.now()
 const elapsed = () => Date.now() - started
 const pick = <T>(weights: Array<[T, number]>): T => {
   let roll = Math.random() * weights.reduce((sum, [, w]) => sum + w, 0)
-  for (const [value, weight] of weights) if ((roll -= weight) < 0) return value
+  for (const [value, weight] of weights) {
+    roll -= weight
+    if (roll < 0) return value
+  }
   return weights[0]![0]
 }
 
@@ -38,7 +41,16 @@ const events: string[] = []
 const pageIds = new Map<Page, number>()
 /** When a page was sent away (navigation, reload, closed tab). */
 const deaths: number[] = []
-const counts = { '5xx': 0, resets: 0, hangs: 0, navigations: 0, reloads: 0, 'tabs opened': 0, 'tabs closed': 0, 'tracked twice': 0 }
+const counts = {
+  '5xx': 0,
+  resets: 0,
+  hangs: 0,
+  navigations: 0,
+  reloads: 0,
+  'tabs opened': 0,
+  'tabs closed': 0,
+  'tracked twice': 0,
+}
 let browser: Browser | undefined
 
 const consoleHooked = new WeakSet<Page>()
@@ -76,7 +88,12 @@ try {
   let tracked = 0
   while (tracked < ORDERS && elapsed() < TRAFFIC_MS) {
     standIn.latencyMs = Math.floor(Math.random() * 60)
-    const fault = pick<number | 'reset' | 'hang' | undefined>([[undefined, 70], [500, 15], ['reset', 10], ['hang', 5]])
+    const fault = pick<number | 'reset' | 'hang' | undefined>([
+      [undefined, 70],
+      [500, 15],
+      ['reset', 10],
+      ['hang', 5],
+    ])
     if (fault !== undefined) {
       standIn.faults.push(fault)
       counts[fault === 'reset' ? 'resets' : fault === 'hang' ? 'hangs' : '5xx']++
@@ -91,9 +108,16 @@ try {
     }
     // The buyer stays on the thank-you page for a moment (0–600 ms), then maybe leaves.
     await tab.waitForTimeout(Math.random() * 600).catch(() => {})
-    const action = pick([['stay', 65], ['navigate', 15], ['reload', 10], ['open tab', 5], ['close tab', 5]] as const)
+    const action = pick([
+      ['stay', 65],
+      ['navigate', 15],
+      ['reload', 10],
+      ['open tab', 5],
+      ['close tab', 5],
+    ] as const)
     if (action !== 'stay') events.push(`${elapsed()}: ${action} tab ${tabs.indexOf(tab)}`)
-    if (action === 'navigate' || action === 'reload' || (action === 'close tab' && tabs.length > 1)) deaths.push(Date.now())
+    if (action === 'navigate' || action === 'reload' || (action === 'close tab' && tabs.length > 1))
+      deaths.push(Date.now())
     if (action === 'navigate') {
       counts.navigations++
       await tab.goto('about:blank').catch(() => {})
@@ -132,12 +156,20 @@ try {
   const pct = (n: number) => `${((100 * n) / Math.max(1, tracked)).toFixed(1)}%`
   console.log(`soak: ${tracked} orders in ${(elapsed() / 1000).toFixed(1)} s, ${tabs.length} tab(s) open at the end`)
   console.log(`  requests to the stand-in: ${standIn.requests.length}`)
-  console.log(`  faults: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-  console.log(`  delivered ${delivered()}/${tracked} (${pct(delivered())})  lost ${lost}  duplicated ${duplicated} (${pct(duplicated)})`)
+  console.log(
+    `  faults: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  )
+  console.log(
+    `  delivered ${delivered()}/${tracked} (${pct(delivered())})  lost ${lost}  duplicated ${duplicated} (${pct(duplicated)})`,
+  )
   console.log(
     `  page deaths: ${deaths.length}; ${explained} of the ${duplicated} duplicate(s) followed a page sent away between Trustpilot creating the invitation and the page hearing it`,
   )
-  console.log(`  goals: 100% delivered ${lost === 0 ? 'met' : 'MISSED'}; duplicates <= 1% ${duplicated <= tracked / 100 ? 'met' : 'MISSED'}`)
+  console.log(
+    `  goals: 100% delivered ${lost === 0 ? 'met' : 'MISSED'}; duplicates <= 1% ${duplicated <= tracked / 100 ? 'met' : 'MISSED'}`,
+  )
   if (process.env.SOAK_DEBUG) {
     for (const [ref, n] of standIn.created) {
       if (n < 2) continue

@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
-import { startStandIn, type StandIn } from './stand-in'
+import { type StandIn, startStandIn } from './stand-in'
 import { startStaticServer } from './static-server'
 
 export async function buildExample() {
@@ -24,9 +24,7 @@ export async function buildExample() {
 
 export async function startExample(port = Number(process.env.PORT ?? 5173)) {
   const realKey = process.env.TRUSTPILOT_API_KEY
-  const standIn: StandIn | undefined = realKey
-    ? undefined
-    : await startStandIn(Number(process.env.STAND_IN_PORT ?? 0))
+  const standIn: StandIn | undefined = realKey ? undefined : await startStandIn(Number(process.env.STAND_IN_PORT ?? 0))
   const config = JSON.stringify(
     realKey ? { apiKey: realKey } : { apiKey: 'example-integration-key', endpoint: standIn?.url },
   )

@@ -4,9 +4,8 @@
  */
 import { type TrustpilotSettings, trustpilot } from './index.js'
 
-const trustpilotDestination = Object.assign(
-  (settings: TrustpilotSettings) => trustpilot(settings),
-  { pluginName: 'Trustpilot' },
-)
+const trustpilotDestination = Object.assign((settings: TrustpilotSettings) => trustpilot(settings), {
+  pluginName: 'Trustpilot',
+})
 ;(globalThis as unknown as { trustpilotDestination: typeof trustpilotDestination }).trustpilotDestination =
   trustpilotDestination

@@ -46,23 +46,20 @@ export const ORDER_COMPLETED = 'Order Completed'
 const MAX_EMAIL_LENGTH = 254
 const MAX_REFERENCE_LENGTH = 255
 const MAX_TEXT_LENGTH = 2048
+/** Products sent with an invitation at most; past this an order is a data problem, not a basket. */
+export const MAX_PRODUCTS = 100
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
 
 type Bag = Record<string, unknown>
 
-const isBag = (value: unknown): value is Bag =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+const isBag = (value: unknown): value is Bag => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const bag = (value: unknown): Bag => (isBag(value) ? value : {})
 
 /** A trimmed, non-empty string (numbers become their string), or undefined. */
 function text(value: unknown): string | undefined {
   const s =
-    typeof value === 'string'
-      ? value.trim()
-      : typeof value === 'number' && Number.isFinite(value)
-        ? String(value)
-        : ''
+    typeof value === 'string' ? value.trim() : typeof value === 'number' && Number.isFinite(value) ? String(value) : ''
   return s ? s.slice(0, MAX_TEXT_LENGTH) : undefined
 }
 
@@ -100,7 +97,7 @@ function emailOf(sources: Array<[string, Bag]>): string | { skip: string } {
           skip: `${where}.email is not an email address (one @ with text either side, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`,
         }
   }
-  return { skip: 'no email in properties.email, context.traits.email or the user\'s traits' }
+  return { skip: "no email in properties.email, context.traits.email or the user's traits" }
 }
 
 const joinName = (...parts: Array<string | undefined>): string | undefined =>
@@ -114,9 +111,7 @@ const nameOfProperties = (p: Bag): string | undefined =>
 
 /** Traits (Segment's spec): `name` is the full name; else `firstName`/`lastName`, else snake_case. */
 const nameOfTraits = (t: Bag): string | undefined =>
-  text(t.name) ??
-  joinName(text(t.firstName), text(t.lastName)) ??
-  joinName(text(t.first_name), text(t.last_name))
+  text(t.name) ?? joinName(text(t.firstName), text(t.lastName)) ?? joinName(text(t.first_name), text(t.last_name))
 
 function productOf(item: Bag): InvitationProduct {
   const product: InvitationProduct = {}
@@ -170,9 +165,7 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const consent = consentProblem(context, settings.consentCategories)
   if (consent) return skip(consent)
 
-  const audience = settings.excludeAudiences.find(
-    (key) => contextTraits[key] === true || traits[key] === true,
-  )
+  const audience = settings.excludeAudiences.find((key) => contextTraits[key] === true || traits[key] === true)
   if (audience) return skip(`the user is in the excluded audience "${audience}"`)
 
   const email = emailOf([
@@ -189,7 +182,8 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   if (settings.locale) body.locale = settings.locale
   if (settings.tags) body.tags = settings.tags
 
-  const list = Array.isArray(properties.products) ? properties.products : []
+  // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.
+  const list = Array.isArray(properties.products) ? properties.products.slice(0, MAX_PRODUCTS) : []
   const products = list.filter(isBag).map(productOf)
   const productSkus = [...new Set(products.map((p) => p.sku).filter((sku): sku is string => !!sku))]
   return { invitation: { body, products, productSkus } }

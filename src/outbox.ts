@@ -223,7 +223,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
       return notify({ status: 'skipped', referenceId: id, reason: 'already invited or pending' }, invitation)
     }
     const at = now()
-    const entry: OutboxEntry = { invitation, step: 'invite', attempts: 0, createdAt: at, nextAt: at, lease: lease(true) }
+    const entry: OutboxEntry = {
+      invitation,
+      step: 'invite',
+      attempts: 0,
+      createdAt: at,
+      nextAt: at,
+      lease: lease(true),
+    }
     store.put(entry)
     // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
     // returned, so the shop's own task pays only for mapping and storing.

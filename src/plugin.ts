@@ -8,10 +8,10 @@ import type { Analytics, Context, Plugin } from '@segment/analytics-next'
 import type { TrustpilotOutcome } from './index.js'
 import { type Invitation, mapOrder, ORDER_COMPLETED } from './mapping.js'
 import { createOutbox, type Outbox } from './outbox.js'
+import { scriptTransport } from './script-transport.js'
 import type { ResolvedSettings } from './settings.js'
 import { createStore } from './store.js'
 import { apiTransport } from './transport.js'
-import { scriptTransport } from './script-transport.js'
 
 declare const __VERSION__: string
 

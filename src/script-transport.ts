@@ -22,11 +22,11 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
   function load(): Promise<Tp> {
     // Trustpilot's standard snippet: a queue stub that the script drains once it runs.
     win.TrustpilotObject = 'tp'
-    const tp: Tp =
-      win.tp ??
-      (win.tp = function (...args: unknown[]) {
-        ;(tp.q ??= []).push(args)
-      } as Tp)
+    if (!win.tp) {
+      const queue: unknown[][] = []
+      win.tp = Object.assign((...args: unknown[]) => void queue.push(args), { q: queue })
+    }
+    const tp = win.tp
     if (!registered) {
       registered = true
       tp('register', settings.apiKey)
@@ -37,8 +37,7 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
     script.src = `${settings.endpoint}/tp.min.js`
     const loaded = new Promise<Tp>((resolve, reject) => {
       script.onload = () => resolve(win.tp as Tp)
-      script.onerror = () =>
-        reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
+      script.onerror = () => reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
     })
     document.head.appendChild(script)
     return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load")
@@ -54,8 +53,11 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
         loading = undefined // try a fresh <script> on the next attempt
         throw error
       }
-      let settle = (_ok: boolean) => {}
-      const answered = new Promise<boolean>((resolve) => waiting.push((settle = resolve)))
+      let settle: (ok: boolean) => void = () => {}
+      const answered = new Promise<boolean>((resolve) => {
+        settle = resolve
+      })
+      waiting.push(settle)
       // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
       tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
       try {

@@ -32,7 +32,8 @@ const fail = (setting: string, problem: string): never => {
 const isLoopbackHost = (host: string): boolean =>
   host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
 
-const ENDPOINT_RULE = 'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials'
+const ENDPOINT_RULE =
+  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials'
 
 function resolveEndpoint(value: unknown): string {
   if (value === undefined) return DEFAULT_ENDPOINT
@@ -68,8 +69,10 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
     fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string')
   }
   const text = (name: string, fallback?: string) => read(settings, name, isText, 'must be a string', fallback)
-  const texts = (name: string) => read<string[] | undefined>(settings, name, isTexts, 'must be an array of non-empty strings')
-  const number = (name: string, fallback: number) => read(settings, name, isPositive, 'must be a positive number', fallback)
+  const texts = (name: string) =>
+    read<string[] | undefined>(settings, name, isTexts, 'must be an array of non-empty strings')
+  const number = (name: string, fallback: number) =>
+    read(settings, name, isPositive, 'must be a positive number', fallback)
 
   return {
     apiKey: (apiKey as string).trim(),

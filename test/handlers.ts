@@ -37,8 +37,9 @@ const cors = (request: Request) => ({
 export function fakeTrustpilot(endpoint = DEFAULT_ENDPOINT, fallback: Behaviour = 'protocol'): FakeTrustpilot {
   const fake: FakeTrustpilot = { handlers: [], requests: [], script: [], fallback }
   fake.handlers = [
-    http.options(`${endpoint}/api/:apiKey/invitation`, ({ request }) =>
-      new HttpResponse(null, { status: 204, headers: cors(request) }),
+    http.options(
+      `${endpoint}/api/:apiKey/invitation`,
+      ({ request }) => new HttpResponse(null, { status: 204, headers: cors(request) }),
     ),
     http.post(`${endpoint}/api/:apiKey/invitation`, async ({ request, params }) => {
       const body = (await request.json()) as Record<string, unknown>

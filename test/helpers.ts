@@ -1,10 +1,10 @@
 import { setupServer } from 'msw/node'
+import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import type { Invitation } from '../src/mapping'
 import { createOutbox } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
 import { apiTransport } from '../src/transport'
-import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import { API_KEY } from './fixtures'
 import type { FakeTrustpilot } from './handlers'
 

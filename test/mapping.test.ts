@@ -141,8 +141,7 @@ describe('recipientName', () => {
 })
 
 describe('products', () => {
-  const productsOf = (products: unknown) =>
-    invitationOf(order({ order_id: 'o', email: 'a@b.co', products }))
+  const productsOf = (products: unknown) => invitationOf(order({ order_id: 'o', email: 'a@b.co', products }))
   test('not an array gives none', () => {
     assert.deepEqual(productsOf('junk').products, [])
     assert.deepEqual(productsOf({ 0: { sku: 'a' } }).products, [])
@@ -154,6 +153,13 @@ describe('products', () => {
     assert.deepEqual(productsOf([{ product_id: 'p1', gtin: 123, mpn: 'm', brand: 'b' }]).products, [
       { sku: 'p1', productId: 'p1', brand: 'b', gtin: '123', mpn: 'm' },
     ])
+  })
+  test('at most 100 products, and a huge sparse array costs nothing', () => {
+    const many = Array.from({ length: 150 }, (_, i) => ({ sku: `s${i}` }))
+    assert.equal(productsOf(many).products.length, 100)
+    const sparse: unknown[] = []
+    sparse[2 ** 32 - 2] = { sku: 'far' }
+    assert.deepEqual(productsOf(sparse).products, [])
   })
   test('productSkus drop empty and duplicate skus', () => {
     const invitation = productsOf([{ sku: 'a' }, { sku: '' }, { sku: 'a' }, { sku: 'b' }, {}])
@@ -183,7 +189,10 @@ describe('consent and audiences', () => {
     invitationOf(withConsent({ Marketing: true, Analytics: true, Other: false }), {}, s)
   })
   test('one category denied: skipped, naming it', () => {
-    assert.match(skipOf(withConsent({ Marketing: true, Analytics: false }), {}, s), /consent not granted for: Analytics/)
+    assert.match(
+      skipOf(withConsent({ Marketing: true, Analytics: false }), {}, s),
+      /consent not granted for: Analytics/,
+    )
   })
   test('no stamp: skipped', () => {
     assert.match(skipOf(order({ order_id: 'o', email: 'a@b.co' }), {}, s), /no consent stamp/)

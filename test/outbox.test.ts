@@ -44,7 +44,10 @@ const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 
 
 describe('outbox', () => {
   test('stores the invitation before the request and a tombstone after success', async () => {
-    const { outbox, settled } = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
     outbox.submit(invitation('a'))
     const stored = parseRecord(storage.getItem(key('a')) ?? '')
     assert.ok(stored && 'step' in stored && stored.step === 'invite')
@@ -53,7 +56,10 @@ describe('outbox', () => {
   })
 
   test('the same order twice: one request, then a duplicate', async () => {
-    const { outbox, events, settled } = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
+    const { outbox, events, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
     outbox.submit(invitation('b'))
     await settled()
     outbox.submit(invitation('b'))
@@ -62,10 +68,16 @@ describe('outbox', () => {
   })
 
   test('a second "tab" on the same storage skips an order the first one sent', async () => {
-    const first = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
+    const first = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
     first.outbox.submit(invitation('c'))
     await first.settled()
-    const second = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
+    const second = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
     second.outbox.submit(invitation('c'))
     assert.equal((await second.settled()).status, 'skipped')
     assert.equal(fake.requests.length, 1)
@@ -82,7 +94,16 @@ describe('outbox', () => {
         nextAt: Date.now() - 1,
       }),
     )
-    const tabs = [outboxUnderTest(undefined, createStore(API_KEY, () => {})), outboxUnderTest(undefined, createStore(API_KEY, () => {}))]
+    const tabs = [
+      outboxUnderTest(
+        undefined,
+        createStore(API_KEY, () => {}),
+      ),
+      outboxUnderTest(
+        undefined,
+        createStore(API_KEY, () => {}),
+      ),
+    ]
     for (const tab of tabs) tab.outbox.flush()
     await Promise.race(tabs.map((t) => t.settled()))
     assert.equal(fake.requests.length, 1)
@@ -91,9 +112,13 @@ describe('outbox', () => {
 
   test(`more than ${MAX_PENDING} pending: the oldest idle one is dropped and reported`, async () => {
     fake.fallback = 500
-    const { outbox, events } = outboxUnderTest({ maxAttempts: 100 }, createStore(API_KEY, () => {}))
+    const { outbox, events } = outboxUnderTest(
+      { maxAttempts: 100 },
+      createStore(API_KEY, () => {}),
+    )
     for (let i = 0; i < MAX_PENDING; i++) outbox.submit(invitation(`p${i}`))
-    while (events.filter((e) => e.status === 'retrying').length < MAX_PENDING) await new Promise((r) => setTimeout(r, 10))
+    while (events.filter((e) => e.status === 'retrying').length < MAX_PENDING)
+      await new Promise((r) => setTimeout(r, 10))
     outbox.submit(invitation('newest'))
     outbox.stop()
     const failed = events.filter((e) => e.status === 'failed')
@@ -107,7 +132,10 @@ describe('outbox', () => {
 
   test('no timer runs while the outbox is empty', async () => {
     const before = activeTimers()
-    const { outbox, settled } = outboxUnderTest(undefined, createStore(API_KEY, () => {}))
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
     outbox.flush()
     assert.equal(activeTimers(), before, 'flush of an empty outbox starts no timer')
     outbox.submit(invitation('t'))
@@ -120,7 +148,11 @@ describe('outbox', () => {
 describe('store', () => {
   test(`remembers at most ${MAX_REMEMBERED} delivered orders, none older than 30 days`, () => {
     const now = Date.now()
-    const store = createStore(API_KEY, () => {}, () => now)
+    const store = createStore(
+      API_KEY,
+      () => {},
+      () => now,
+    )
     for (let i = 0; i < MAX_REMEMBERED + 5; i++) store.markSent(`s${i}`, now - i)
     store.markSent('ancient', now - REMEMBER_MS - 1)
     store.pending()

@@ -31,7 +31,11 @@ describe('Trustpilot protocol over fetch (msw)', () => {
   test('202 then 201: the same POST again with products', async () => {
     const { outbox, settled } = outboxUnderTest()
     outbox.submit(seedInvitation())
-    assert.deepEqual(await settled(), { status: 'sent', referenceId: SEED_FIRST_BODY.referenceId, reason: 'accepted by Trustpilot' })
+    assert.deepEqual(await settled(), {
+      status: 'sent',
+      referenceId: SEED_FIRST_BODY.referenceId,
+      reason: 'accepted by Trustpilot',
+    })
     assert.equal(fake.requests.length, 2)
     const [first, second] = fake.requests
     assert.equal(first?.url, `${DEFAULT_ENDPOINT}/api/${API_KEY}/invitation`)
@@ -119,10 +123,7 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     outbox.submit(seedInvitation())
     assert.equal((await settled()).status, 'sent')
     const reasons = events.flatMap((e) => (e.status === 'retrying' ? [e.error?.message] : []))
-    assert.deepEqual(reasons, [
-      'no answer from Trustpilot within 900 ms',
-      'no answer from Trustpilot within 300 ms',
-    ])
+    assert.deepEqual(reasons, ['no answer from Trustpilot within 900 ms', 'no answer from Trustpilot within 300 ms'])
   })
 
   test('transient failures stop at maxAttempts with a failure naming the last error', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { resolveSettings } from '../src/settings'
 import type { TrustpilotSettings } from '../src/index'
+import { resolveSettings } from '../src/settings'
 
 const resolve = (s: unknown) => resolveSettings(s as TrustpilotSettings)
 
@@ -36,7 +36,8 @@ describe('settings', () => {
     ['http://[::1]:3000', 'http://[::1]:3000'],
   ]
   for (const [input, expected] of endpoints) {
-    test(`endpoint ${input} is accepted`, () => assert.equal(resolve({ apiKey: 'k', endpoint: input }).endpoint, expected))
+    test(`endpoint ${input} is accepted`, () =>
+      assert.equal(resolve({ apiKey: 'k', endpoint: input }).endpoint, expected))
   }
   const badEndpoints = [
     'http://example.com',
@@ -62,7 +63,7 @@ describe('settings', () => {
     ['maxAgeHours', Number.NaN],
     ['consentCategories', 'Marketing'],
     ['consentCategories', [1]],
-    ['excludeAudiences', [''] ],
+    ['excludeAudiences', ['']],
     ['tags', 'a'],
     ['templateId', 5],
     ['locale', {}],
@@ -71,7 +72,10 @@ describe('settings', () => {
   ]
   for (const [name, value] of badValues) {
     test(`${name} = ${JSON.stringify(value)} throws naming ${name}`, () => {
-      assert.throws(() => resolve({ apiKey: 'k', [name]: value }), { name: 'TypeError', message: new RegExp(`"${name}"`) })
+      assert.throws(() => resolve({ apiKey: 'k', [name]: value }), {
+        name: 'TypeError',
+        message: new RegExp(`"${name}"`),
+      })
     })
   }
 

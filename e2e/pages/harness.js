@@ -54,12 +54,10 @@ window.start = async ({ via = 'module', settings, cdnSettings = {}, loadOptions 
       status: o.status,
       referenceId: o.referenceId,
       reason: o.reason,
-      error: o.error && o.error.name,
+      error: o.error?.name,
     }),
   )
-  browser.on('error', (e) =>
-    window.errors.push({ code: e.code, reason: e.reason && e.reason.name, message: e.reason && e.reason.message }),
-  )
+  browser.on('error', (e) => window.errors.push({ code: e.code, reason: e.reason?.name, message: e.reason?.message }))
   const [analytics] = await browser
   window.analytics = analytics
 }

@@ -8,7 +8,7 @@
  */
 import { defineNetworkFixture } from '@msw/playwright'
 import { test as base, type Page } from '@playwright/test'
-import { startStandIn, type StandIn } from '../../scripts/stand-in'
+import { type StandIn, startStandIn } from '../../scripts/stand-in'
 import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { type FakeTrustpilot, fakeTrustpilot } from '../../test/handlers'
 
@@ -83,6 +83,7 @@ export const test = base.extend<
   { site: StaticServer }
 >({
   site: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
     async ({}, use) => {
       // A page asked for with ?csp=<policy> is served under that Content-Security-Policy.
       const site = await startStaticServer('.', 0, {
@@ -104,6 +105,7 @@ export const test = base.extend<
     await use(fake)
     await network.disable()
   },
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
   standIn: async ({}, use) => {
     const standIn = await startStandIn()
     await use(standIn)
