@@ -55,9 +55,26 @@ test('a dropped connection and a hang are retried', async ({ shop, standIn }) =>
 
 test('429 with Retry-After waits as told', async ({ shop, standIn }) => {
   standIn.faults.push(429)
+  standIn.retryAfter = '2'
   await shop.open({ settings: settingsFor(standIn) })
   await shop.track('Order Completed', order('limited'))
+  const retrying = await shop.waitForOutcome('retrying', 'limited')
+  expect(retrying?.reason).toMatch(/HTTP 429; attempt 1 failed, next in 2 s/)
   await expectCreatedOnce(standIn, 'limited')
+  const [first, second] = requestsFor(standIn, 'limited')
+  expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_900)
+})
+
+test('back online: a pending invitation goes at once, not after its backoff', async ({ shop, standIn, context }) => {
+  standIn.faults.push(503)
+  standIn.retryAfter = '3600'
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('online'))
+  const retrying = await shop.waitForOutcome('retrying', 'online')
+  expect(retrying?.reason).toMatch(/next in 3600 s/)
+  await context.setOffline(true)
+  await context.setOffline(false)
+  await expectCreatedOnce(standIn, 'online')
 })
 
 test('Trustpilot down when the order is tracked; a later page load delivers it', async ({ shop, standIn, page }) => {

@@ -36,6 +36,8 @@ export interface StandIn {
   latencyMs: number
   /** How long a 'hang' lasts before the connection is dropped, as a gateway timeout would. */
   hangMs: number
+  /** Sent as Retry-After with 429 and 503 answers, when set. */
+  retryAfter?: string
   /** Stops listening (connection refused), keeping the port for `up()`. */
   down(): Promise<void>
   up(): Promise<void>
@@ -49,6 +51,7 @@ const cors = (req: IncomingMessage): Record<string, string> => ({
   'Access-Control-Allow-Credentials': 'true',
   'Access-Control-Allow-Methods': 'POST, OPTIONS',
   'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Expose-Headers': 'Retry-After',
   'Access-Control-Max-Age': '600',
   Vary: 'Origin',
 })
@@ -115,7 +118,8 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       }, standIn.hangMs).unref()
       return
     }
-    res.writeHead(status, cors(req)).end()
+    const retryAfter = (status === 429 || status === 503) && standIn.retryAfter
+    res.writeHead(status, { ...cors(req), ...(retryAfter ? { 'Retry-After': retryAfter } : {}) }).end()
   }
 
   const server = createServer((req, res) => {

@@ -30,8 +30,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 export interface Outbox {
   /** Stores the invitation and starts its first request before returning. */
   submit(invitation: Invitation): void
-  /** Sends whatever is due (page load, back online, timer). */
+  /** Sends whatever is due (page load, timer). */
   flush(): void
+  /** The browser is back online: what waited out a backoff goes now (leases still hold). */
+  retryNow(): void
   /**
    * The page is going away (pagehide) or came back (pageshow). While it goes, requests that fail are
    * left as they are stored: the failure is most likely the page's own teardown, while the keepalive
@@ -246,9 +248,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
+  function retryNow() {
+    const at = now()
+    for (const entry of store.pending()) if (entry.nextAt > at) store.put({ ...entry, nextAt: at })
+    flush()
+  }
+
   return {
     submit,
     flush,
+    retryNow,
     setLeaving(value) {
       leaving = value
     },

@@ -71,7 +71,7 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
     return ctx
   }
 
-  const onOnline = () => outbox?.flush()
+  const onOnline = () => outbox?.retryNow()
   const onPageHide = () => outbox?.setLeaving(true)
   const onPageShow = () => outbox?.setLeaving(false)
   const listeners: Array<[string, () => void]> = [
