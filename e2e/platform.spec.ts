@@ -5,15 +5,30 @@
  */
 import { readFileSync } from 'node:fs'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
-import { expect, test } from './support/fixtures'
+import { expect, type Shop, test } from './support/fixtures'
 
-const remotePlugin = (url: string, settings: Record<string, unknown>) => ({
-  name: 'Trustpilot',
-  creationName: 'Trustpilot',
-  libraryName: 'trustpilotDestination',
-  url,
-  settings,
-})
+/** Opens the harness with no plugin of its own: analytics-next loads ours as a remote plugin. */
+const openRemote = (
+  shop: Shop,
+  baseURL: string | undefined,
+  settings: Record<string, unknown>,
+  integrations?: Record<string, unknown>,
+) =>
+  shop.open({
+    via: 'none',
+    cdnSettings: {
+      remotePlugins: [
+        {
+          name: 'Trustpilot',
+          creationName: 'Trustpilot',
+          libraryName: 'trustpilotDestination',
+          url: `${baseURL}/dist/trustpilot.global.js`,
+          settings,
+        },
+      ],
+      ...(integrations ? { integrations } : {}),
+    },
+  })
 
 test('remote plugin: analytics-next loads dist/trustpilot.global.js from remotePlugins', async ({
   shop,
@@ -23,10 +38,7 @@ test('remote plugin: analytics-next loads dist/trustpilot.global.js from remoteP
 }) => {
   const scripts: string[] = []
   page.on('request', (r) => r.resourceType() === 'script' && scripts.push(new URL(r.url()).pathname))
-  await shop.open({
-    via: 'none',
-    cdnSettings: { remotePlugins: [remotePlugin(`${baseURL}/dist/trustpilot.global.js`, { apiKey: API_KEY })] },
-  })
+  await openRemote(shop, baseURL, { apiKey: API_KEY })
   expect(scripts).toContain('/dist/trustpilot.global.js')
   await shop.track('Order Completed', SEED_PROPERTIES)
   await shop.waitForOutcome('sent')
@@ -39,13 +51,14 @@ test('remote plugin: settings edited in the Segment app (cdnSettings.integration
   trustpilotApi,
   baseURL,
 }) => {
-  await shop.open({
-    via: 'none',
-    cdnSettings: {
-      remotePlugins: [remotePlugin(`${baseURL}/dist/trustpilot.global.js`, {})],
-      integrations: { Trustpilot: { apiKey: 'from-segment-app', source: 'SegmentApp', locale: 'da-DK' } },
+  await openRemote(
+    shop,
+    baseURL,
+    {},
+    {
+      Trustpilot: { apiKey: 'from-segment-app', source: 'SegmentApp', locale: 'da-DK' },
     },
-  })
+  )
   await shop.track('Order Completed', SEED_PROPERTIES)
   await shop.waitForOutcome('sent')
   expect(trustpilotApi.requests[0]?.apiKey).toBe('from-segment-app')
@@ -57,10 +70,7 @@ test('remote plugin: integrations { Trustpilot: false } on an event sends nothin
   trustpilotApi,
   baseURL,
 }) => {
-  await shop.open({
-    via: 'none',
-    cdnSettings: { remotePlugins: [remotePlugin(`${baseURL}/dist/trustpilot.global.js`, { apiKey: API_KEY })] },
-  })
+  await openRemote(shop, baseURL, { apiKey: API_KEY })
   await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'off' }, { integrations: { Trustpilot: false } })
   await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'on' })
   await shop.waitForOutcome('sent', 'on')

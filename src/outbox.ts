@@ -28,7 +28,7 @@ const UNLOAD_GRACE_MS = 100
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface Outbox {
-  /** Stores the invitation and starts its first request before returning. */
+  /** Stores the invitation (with this page's lease) and starts its first request in a microtask. */
   submit(invitation: Invitation): void
   /** Sends whatever is due (page load, timer). */
   flush(): void
