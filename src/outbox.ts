@@ -237,8 +237,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
     // returned, so the shop's own task pays only for mapping and storing.
     sending.add(id)
-    queueMicrotask(() => void deliver(entry))
-    // Past the cap, drop the oldest that no request is carrying right now.
+    queueMicrotask(() => {
+      void deliver(entry)
+      dropPastCap()
+    })
+  }
+
+  /** Past the cap, drops the oldest entries that no request is carrying right now. */
+  function dropPastCap() {
     const pending = store.pending()
     const idle = pending.filter((e) => !sending.has(idOf(e)))
     for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {

@@ -120,6 +120,7 @@ describe('outbox', () => {
     while (events.filter((e) => e.status === 'retrying').length < MAX_PENDING)
       await new Promise((r) => setTimeout(r, 10))
     outbox.submit(invitation('newest'))
+    await Promise.resolve() // the cap applies in the microtask that sends
     outbox.stop()
     const failed = events.filter((e) => e.status === 'failed')
     assert.equal(failed.length, 1)
