@@ -146,11 +146,12 @@ try {
 
   const duplicates = [...standIn.created].filter(([, n]) => n > 1).map(([ref]) => ref)
   const duplicated = duplicates.length
-  // A duplicate is explained when a page was sent away just before Trustpilot created the
-  // invitation, so that page never heard the 201 and a later page sent it again.
+  // A duplicate is explained when a page was sent away around the time Trustpilot created the
+  // invitation (from 500 ms before, while the request was on its way, to 300 ms after, while the
+  // answer was on its way back to a busy page), so that page never heard the 201.
   const explained = duplicates.filter((ref) => {
     const created = standIn.requests.find((r) => r.body.referenceId === ref && r.status === 201)?.at ?? 0
-    return deaths.some((t) => t <= created + 50 && t >= created - 500)
+    return deaths.some((t) => t >= created - 500 && t <= created + 300)
   }).length
   const lost = tracked - delivered()
   const pct = (n: number) => `${((100 * n) / Math.max(1, tracked)).toFixed(1)}%`

@@ -1,8 +1,8 @@
 /**
  * The analytics-next destination plugin: a plain object, as analytics-next's own Segment.io plugin
- * is. It wires settings → mapping → outbox → transport and turns delivery events into outcomes the
- * host page can observe. Nothing here waits on the network: `track` stores and starts the request,
- * then returns.
+ * is. It wires settings → mapping → outbox → transport and reports every outcome where the host
+ * page can observe it. Nothing here waits on the network: `track` maps and stores the invitation,
+ * the request starts right after, and `track` has already returned.
  */
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
 import type { TrustpilotOutcome } from './index.js'
@@ -26,9 +26,9 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
 
   /**
    * Logs to the event's context (for outcomes known while `track` runs), and to the console only
-   * with debug on, since `invitation`
-   * holds the email address. Then tells the host page: a `'trustpilot'` event for every outcome,
-   * and analytics-next's `'error'` event for a failure, as its Segment.io plugin does.
+   * with debug on, since `invitation` holds the email address. Then tells the host page: a
+   * `'trustpilot'` event for every outcome, and analytics-next's `'error'` event for a failure, as
+   * its Segment.io plugin does.
    */
   function report(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context) {
     const { status, referenceId } = outcome
