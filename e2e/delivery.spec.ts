@@ -77,6 +77,16 @@ test('back online: a pending invitation goes at once, not after its backoff', as
   await expectCreatedOnce(standIn, 'online')
 })
 
+test('a body too large for keepalive (over 64 KiB) goes as a normal request at once', async ({ shop, standIn }) => {
+  await shop.open({ settings: settingsFor(standIn) })
+  const products = Array.from({ length: 100 }, (_, i) => ({ sku: `big-${i}`, name: 'x'.repeat(2_000) }))
+  await shop.track('Order Completed', { ...order('big'), products })
+  await expectCreatedOnce(standIn, 'big')
+  expect(JSON.stringify(requestsFor(standIn, 'big')[1]?.body).length).toBeGreaterThan(64 * 1024)
+  // Chromium refuses a keepalive request past its budget: without the fallback this would retry.
+  expect((await shop.outcomes()).map((o) => o.status)).toEqual(['sent'])
+})
+
 test('Trustpilot down when the order is tracked; a later page load delivers it', async ({ shop, standIn, page }) => {
   await standIn.down()
   await shop.open({ settings: settingsFor(standIn) })

@@ -126,6 +126,16 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     assert.deepEqual(reasons, ['no answer from Trustpilot within 900 ms', 'no answer from Trustpilot within 300 ms'])
   })
 
+  test('transient failures stop at maxAgeHours with a failure naming the age', async () => {
+    fake.fallback = 500
+    const { outbox, settled } = outboxUnderTest({ maxAgeHours: 0.0001 }) // 360 ms
+    outbox.submit(seedInvitation())
+    const event = await settled()
+    assert.equal(event.error?.name, 'DeliveryAbandonedError')
+    assert.match(event.reason, /gave up: older than 0\.0001 hours; last error: Trustpilot answered HTTP 500/)
+    assert.equal(fake.requests.length, 2)
+  })
+
   test('transient failures stop at maxAttempts with a failure naming the last error', async () => {
     fake.fallback = 500
     const { outbox, settled, events } = outboxUnderTest({ maxAttempts: 2 })
