@@ -256,7 +256,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   function retryNow() {
     const at = now()
-    for (const entry of store.pending()) if (entry.nextAt > at) store.put({ ...entry, nextAt: at })
+    for (const entry of store.pending()) {
+      // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
+      if (entry.nextAt > at && !entry.lease) store.put({ ...entry, nextAt: at })
+    }
     flush()
   }
 
