@@ -102,6 +102,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   const claimable = (entry: OutboxEntry, at: number) => !sending.has(idOf(entry)) && dueAt(entry) <= at
 
+  /** Removes an entry for good and reports why: the one way an invitation ends in `failed`. */
+  function giveUp(id: string, invitation: Invitation, error: Error) {
+    store.remove(id)
+    notify({ status: 'failed', referenceId: id, reason: error.message, error }, invitation)
+  }
+
   /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
   async function deliver(entry: OutboxEntry): Promise<void> {
     const id = idOf(entry)
@@ -128,10 +134,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       if (leaving) return
       if (reason instanceof RetryableError) retryLater(id, invitation, reason)
-      else {
-        store.remove(id)
-        notify({ status: 'failed', referenceId: id, reason: reason.message, error: reason }, invitation)
-      }
+      else giveUp(id, invitation, reason)
     } finally {
       sending.delete(id)
       schedule()
@@ -143,30 +146,30 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (!stored) return
     const at = now()
     const attempts = stored.attempts + 1
-    const giveUp =
+    const limit =
       attempts >= settings.maxAttempts
         ? `gave up after ${attempts} attempts`
         : at - stored.createdAt >= settings.maxAgeMs
           ? `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
           : undefined
-    if (giveUp) {
-      store.remove(id)
-      const abandoned = new DeliveryAbandonedError(`${giveUp}; last error: ${error.message}`)
-      return notify({ status: 'failed', referenceId: id, reason: abandoned.message, error: abandoned }, invitation)
-    }
+    if (limit) return giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
     const nextAt = at + Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
     store.put({ ...stored, attempts, nextAt, lease: undefined })
     const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round((nextAt - at) / 1000)} s`
     notify({ status: 'retrying', referenceId: id, reason, error }, invitation)
   }
 
-  /** Keeps exactly one timer, for the earliest moment something stored becomes ours to send. */
-  function schedule() {
+  /**
+   * Keeps exactly one timer, for the earliest moment something stored becomes ours to send.
+   * @param entries what is stored, when the caller has just read it
+   */
+  function schedule(entries?: OutboxEntry[]) {
     let next = Infinity
-    for (const entry of store.pending()) {
-      if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
+    if (!stopped) {
+      for (const entry of entries ?? store.pending()) {
+        if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
+      }
     }
-    if (stopped) next = Infinity
     if (next === timerAt) return
     clearTimeout(timer)
     timer = undefined
@@ -194,7 +197,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function flush() {
     if (stopped) return
     const at = now()
-    for (const entry of store.pending()) {
+    const entries = store.pending()
+    for (const entry of entries) {
       if (!claimable(entry, at)) continue
       const id = idOf(entry)
       if (!locks) {
@@ -202,10 +206,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
         if (claimed) void deliver(claimed)
         continue
       }
+      // Ours while the lock is asked for, so neither a timer nor another flush asks twice.
+      sending.add(id)
       // ifAvailable: a held lock means another tab is sending this entry right now; come back
       // once a lease would have run out rather than wait in line for the lock.
       locks
         .request(lockPrefix + id, { ifAvailable: true }, async (lock) => {
+          sending.delete(id)
           if (!lock) {
             heldElsewhere.set(id, now() + leaseMs)
             return schedule()
@@ -213,10 +220,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
           heldElsewhere.delete(id)
           const claimed = claim(id)
           if (claimed) await deliver(claimed)
+          else schedule()
         })
-        .catch(() => {})
+        .catch(() => {
+          sending.delete(id)
+          schedule()
+        })
     }
-    schedule()
+    schedule(entries)
   }
 
   function submit(invitation: Invitation) {
@@ -248,9 +259,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const pending = store.pending()
     const idle = pending.filter((e) => !sending.has(idOf(e)))
     for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
-      store.remove(idOf(old))
-      const error = new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`)
-      notify({ status: 'failed', referenceId: idOf(old), reason: error.message, error }, old.invitation)
+      giveUp(
+        idOf(old),
+        old.invitation,
+        new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`),
+      )
     }
   }
 
