@@ -136,7 +136,7 @@ test.describe('consent', () => {
       {
         status: 'skipped',
         referenceId: 'unstamped',
-        reason: 'no consent stamp (context.consent.categoryPreferences) on the event; consentCategories requires one',
+        reason: 'no consent stamp (context.consent.categoryPreferences); consentCategories requires one',
       },
     ])
   })

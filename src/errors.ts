@@ -8,18 +8,15 @@ export class InvitationRejectedError extends Error {
   override name = 'InvitationRejectedError'
   constructor(
     readonly status: number,
-    message = `Trustpilot rejected the invitation (HTTP ${status})`,
+    why = 'rejected the invitation',
   ) {
-    super(message)
+    super(`Trustpilot ${why} (HTTP ${status})`)
   }
 }
 
 /** Trustpilot answered 251–253: the integration is disabled or this shop's domain is blocked. */
 export class IntegrationDisabledError extends InvitationRejectedError {
   override name = 'IntegrationDisabledError'
-  constructor(status: number) {
-    super(status, `Trustpilot integration disabled or domain blocked (HTTP ${status})`)
-  }
 }
 
 /**
@@ -41,9 +38,6 @@ export class RetryableError extends Error {
 export class DeliveryAbandonedError extends Error {
   override name = 'DeliveryAbandonedError'
 }
-
-/** True for the errors after which the same request should never be sent again. */
-export const isPermanent = (error: unknown): boolean => !(error instanceof RetryableError)
 
 /**
  * Waits for `promise` at most `ms`; past that, rejects with a RetryableError saying what was awaited.

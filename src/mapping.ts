@@ -50,116 +50,77 @@ const MAX_TEXT_LENGTH = 2048
 export const MAX_PRODUCTS = 100
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
 
+/** Each Trustpilot product field, then the Segment product properties it is read from, in order. */
+const PRODUCT_FIELDS = [
+  ['sku', 'sku', 'product_id'],
+  ['name', 'name'],
+  ['productUrl', 'url'],
+  ['imageUrl', 'image_url'],
+  ['brand', 'brand'],
+  ['productId', 'product_id'],
+  ['gtin', 'gtin'],
+  ['mpn', 'mpn'],
+] as const
+
 type Bag = Record<string, unknown>
 
 const isBag = (value: unknown): value is Bag => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const bag = (value: unknown): Bag => (isBag(value) ? value : {})
 
-/** A trimmed, non-empty string (numbers become their string), or undefined. */
+/** A trimmed, non-empty string (finite numbers become their decimal string), or undefined. */
 function text(value: unknown): string | undefined {
   const s =
-    typeof value === 'string' ? value.trim() : typeof value === 'number' && Number.isFinite(value) ? String(value) : ''
+    typeof value === 'string'
+      ? value.trim()
+      : !Number.isFinite(value)
+        ? ''
+        : // Doubles at or above 1e21 stringify in exponent form; BigInt gives their exact digits.
+          Math.abs(value as number) < 1e21
+          ? String(value)
+          : BigInt(value as number).toString()
   return s ? s.slice(0, MAX_TEXT_LENGTH) : undefined
 }
 
-/** Doubles at or above 1e21 stringify in exponent form; BigInt gives their exact decimal digits. */
-const decimal = (n: number): string => (Math.abs(n) < 1e21 ? String(n) : BigInt(n).toString())
-
-function referenceIdOf(properties: Bag): string | { skip: string } {
-  const orderId = properties.order_id
-  if (orderId === undefined || orderId === null) return { skip: 'properties.order_id is missing' }
-  const id =
-    typeof orderId === 'string'
-      ? orderId.trim()
-      : typeof orderId === 'number' && Number.isFinite(orderId)
-        ? decimal(orderId)
-        : ''
-  if (!id) return { skip: 'properties.order_id must be a non-empty string or a finite number' }
-  if (id.length > MAX_REFERENCE_LENGTH) {
-    return { skip: `properties.order_id is longer than ${MAX_REFERENCE_LENGTH} characters` }
-  }
-  return id
-}
-
-/**
- * The first present email of properties, context traits and stored user traits. The reasons never
- * quote the address itself: they may reach logs that must not hold personal data.
- */
-function emailOf(sources: Array<[string, Bag]>): string | { skip: string } {
-  for (const [where, source] of sources) {
-    const value = source.email
-    if (value === undefined || value === null || value === '') continue
-    const email = typeof value === 'string' ? value.trim() : ''
-    return email.length <= MAX_EMAIL_LENGTH && EMAIL_SHAPE.test(email)
-      ? email
-      : {
-          skip: `${where}.email is not an email address (one @ with text either side, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`,
-        }
-  }
-  return { skip: "no email in properties.email, context.traits.email or the user's traits" }
-}
-
-const joinName = (...parts: Array<string | undefined>): string | undefined =>
-  parts.filter(Boolean).join(' ') || undefined
-
-/** Order properties: `name` + `surname` (or `last_name`), else `first_name` + `last_name`. */
-const nameOfProperties = (p: Bag): string | undefined =>
-  text(p.name) !== undefined
-    ? joinName(text(p.name), text(p.surname) ?? text(p.last_name))
-    : joinName(text(p.first_name), text(p.last_name))
+/** Two name parts joined with one space; either may be missing. */
+const joinName = (first?: string, last?: string) => (first && last ? `${first} ${last}` : first || last)
 
 /** Traits (Segment's spec): `name` is the full name; else `firstName`/`lastName`, else snake_case. */
 const nameOfTraits = (t: Bag): string | undefined =>
   text(t.name) ?? joinName(text(t.firstName), text(t.lastName)) ?? joinName(text(t.first_name), text(t.last_name))
 
-function productOf(item: Bag): InvitationProduct {
-  const product: InvitationProduct = {}
-  const set = (key: keyof Omit<InvitationProduct, 'categories'>, value: unknown) => {
-    const s = text(value)
-    if (s !== undefined) product[key] = s
-  }
-  set('sku', item.sku ?? item.product_id)
-  set('name', item.name)
-  set('productUrl', item.url)
-  set('imageUrl', item.image_url)
-  set('brand', item.brand)
-  set('productId', item.product_id)
-  set('gtin', item.gtin)
-  set('mpn', item.mpn)
-  const category = text(item.category)
-  if (category !== undefined) product.categories = [category]
-  return product
-}
-
 /** Consent stamp check: every listed category must be granted `true`. */
 function consentProblem(context: Bag, required: string[] | undefined): string | undefined {
   if (!required) return undefined
   const preferences = bag(context.consent).categoryPreferences
-  if (!isBag(preferences)) {
-    return 'no consent stamp (context.consent.categoryPreferences) on the event; consentCategories requires one'
-  }
+  if (!isBag(preferences))
+    return 'no consent stamp (context.consent.categoryPreferences); consentCategories requires one'
   const missing = required.filter((category) => preferences[category] !== true)
   return missing.length ? `consent not granted for: ${missing.join(', ')}` : undefined
 }
 
 /**
  * Maps one event. Returns `{ invitation }` for a valid `Order Completed`, or `{ skip: reason }`.
+ * Reasons name the field and what was wrong, and never quote the email address: they may reach logs
+ * that must not hold personal data.
  * @param event the analytics-next event (`ctx.event`)
  * @param userTraits the traits analytics-next keeps for the user (`analytics.user().traits()`)
  */
 export function mapOrder(event: unknown, userTraits: unknown, settings: ResolvedSettings): MappingResult {
   const ev = bag(event)
-  if (ev.type !== 'track' || ev.event !== ORDER_COMPLETED) {
-    return { skip: `not an ${ORDER_COMPLETED} track event` }
-  }
+  if (ev.type !== 'track' || ev.event !== ORDER_COMPLETED) return { skip: `not an ${ORDER_COMPLETED} track event` }
   const properties = bag(ev.properties)
   const context = bag(ev.context)
   const contextTraits = bag(context.traits)
   const traits = bag(userTraits)
 
-  const referenceId = referenceIdOf(properties)
-  if (typeof referenceId !== 'string') return referenceId
+  const orderId = properties.order_id
+  const referenceId = text(orderId)
+  if (orderId === undefined || orderId === null) return { skip: 'properties.order_id is missing' }
+  if (!referenceId) return { skip: 'properties.order_id must be a non-empty string or a finite number' }
+  if (referenceId.length > MAX_REFERENCE_LENGTH) {
+    return { skip: `properties.order_id is longer than ${MAX_REFERENCE_LENGTH} characters` }
+  }
   const skip = (reason: string) => ({ skip: reason, referenceId })
 
   const consent = consentProblem(context, settings.consentCategories)
@@ -168,15 +129,28 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const audience = settings.excludeAudiences.find((key) => contextTraits[key] === true || traits[key] === true)
   if (audience) return skip(`the user is in the excluded audience "${audience}"`)
 
-  const email = emailOf([
-    ['properties', properties],
-    ['context.traits', contextTraits],
-    ['user traits', traits],
-  ])
-  if (typeof email !== 'string') return skip(email.skip)
+  // The first present email wins; an invalid one is a reason, not a cue to look further.
+  const [where, value] = (
+    [
+      ['properties', properties.email],
+      ['context.traits', contextTraits.email],
+      ['user traits', traits.email],
+    ] as const
+  ).find(([, email]) => email !== undefined && email !== null && email !== '') ?? ['', '']
+  const email = typeof value === 'string' ? value.trim() : ''
+  if (!where) return skip("no email in properties.email, context.traits.email or the user's traits")
+  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_SHAPE.test(email)) {
+    return skip(`${where}.email is not an email address (one @, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`)
+  }
 
   const body: InvitationBody = { recipientEmail: email, referenceId, source: settings.source }
-  const recipientName = nameOfProperties(properties) ?? nameOfTraits(contextTraits) ?? nameOfTraits(traits)
+  // Order properties: `name` + `surname` (or `last_name`), else `first_name` + `last_name`.
+  const recipientName =
+    (text(properties.name)
+      ? joinName(text(properties.name), text(properties.surname) ?? text(properties.last_name))
+      : joinName(text(properties.first_name), text(properties.last_name))) ??
+    nameOfTraits(contextTraits) ??
+    nameOfTraits(traits)
   if (recipientName) body.recipientName = recipientName
   if (settings.templateId) body.templateId = settings.templateId
   if (settings.locale) body.locale = settings.locale
@@ -184,8 +158,17 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
 
   // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.
   const list = Array.isArray(properties.products) ? properties.products.slice(0, MAX_PRODUCTS) : []
-  const products = list.filter(isBag).map(productOf)
-  const productSkus = [...new Set(products.map((p) => p.sku).filter((sku): sku is string => !!sku))]
+  const products = list.filter(isBag).map((item) => {
+    const product: Record<string, unknown> = {}
+    for (const [field, ...from] of PRODUCT_FIELDS) {
+      const value = from.map((property) => text(item[property])).find(Boolean)
+      if (value) product[field] = value
+    }
+    const category = text(item.category)
+    if (category) product.categories = [category]
+    return product as InvitationProduct
+  })
+  const productSkus = [...new Set(products.flatMap((product) => product.sku ?? []))]
   return { invitation: { body, products, productSkus } }
 }
 

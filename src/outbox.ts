@@ -8,8 +8,9 @@
  *   request leaves, so a fresh invitation is on the wire before `track` resolves and other tabs
  *   leave it alone (an async lock could not be granted in time on a page that is going away);
  * - a Web Lock per entry, held while a tab claims and sends an entry it found pending, so two tabs
- *   starting on the same stored outbox cannot both claim it. Where Web Locks are missing, the lease
- *   alone is the guard.
+ *   starting on the same stored outbox cannot both claim it: the second waits for the lock, then
+ *   finds the entry delivered or leased. Where Web Locks are missing or refused, the lease alone is
+ *   the guard.
  */
 import { DeliveryAbandonedError, RetryableError } from './errors.js'
 import type { TrustpilotOutcome } from './index.js'
@@ -61,46 +62,42 @@ export const backoffMs = (attempts: number, random: () => number) =>
 
 const idOf = (entry: OutboxEntry) => entry.invitation.body.referenceId
 
-export function createOutbox(options: OutboxOptions): Outbox {
-  const { settings, store, transport, notify } = options
-  const now = options.now ?? Date.now
-  const random = options.random ?? Math.random
-  const locks = options.locks
+export function createOutbox({
+  settings,
+  store,
+  transport,
+  notify,
+  now = Date.now,
+  random = Math.random,
+  locks,
+}: OutboxOptions): Outbox {
   /** This page's name in leases: unique per page, whatever `random` the caller injected. */
-  const owner = `${now().toString(36)}-${Math.random().toString(36).slice(2)}`
-  /**
-   * A request can last timeoutMs (a first delivery, sent with keepalive, longer); the lease outlives
-   * it so no other tab steps in meanwhile.
-   */
-  const leaseMs = settings.timeoutMs + 2_000
-  const firstLeaseMs = settings.timeoutMs * KEEPALIVE_PATIENCE + 2_000
-  const lockPrefix = `analytics-plugin-trustpilot:${settings.apiKey}:`
-  /** Entries this page is sending right now. */
+  const owner = Math.random().toString(36).slice(2)
+  /** Entries this page is sending right now (or waiting for the lock of). */
   const sending = new Set<string>()
-  /** Entries another tab holds the lock of: not retried here before the given time. */
-  const heldElsewhere = new Map<string, number>()
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Infinity
   let leaving = false
   let stopped = false
 
-  const lease = (first = false) => ({ owner, until: now() + (first ? firstLeaseMs : leaseMs) })
+  /**
+   * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes
+   * with keepalive, which gets KEEPALIVE_PATIENCE times the timeout.
+   */
+  const lease = (first?: boolean) => ({
+    owner,
+    until: now() + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000,
+  })
+
+  /** The earliest time this page may send the entry: its backoff, or another page's lease. */
+  const dueAt = (entry: OutboxEntry) =>
+    Math.max(entry.nextAt, entry.lease?.owner === owner ? 0 : (entry.lease?.until ?? 0))
 
   /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
-  const pendingEntry = (id: string): OutboxEntry | undefined => {
+  const pendingEntry = (id: string) => {
     const stored = store.get(id)
     return stored === 'sent' ? undefined : stored
   }
-
-  /** The earliest time this page may send the entry (unless it is sending it already). */
-  const dueAt = (entry: OutboxEntry) =>
-    Math.max(
-      entry.nextAt,
-      entry.lease && entry.lease.owner !== owner ? entry.lease.until : 0,
-      heldElsewhere.get(idOf(entry)) ?? 0,
-    )
-
-  const claimable = (entry: OutboxEntry, at: number) => !sending.has(idOf(entry)) && dueAt(entry) <= at
 
   /** Removes an entry for good and reports why: the one way an invitation ends in `failed`. */
   function giveUp(id: string, invitation: Invitation, error: Error) {
@@ -112,29 +109,26 @@ export function createOutbox(options: OutboxOptions): Outbox {
   async function deliver(entry: OutboxEntry): Promise<void> {
     const id = idOf(entry)
     const { invitation } = entry
+    const first = !entry.attempts
     sending.add(id)
     try {
-      let step = entry.step
-      const firstDelivery = entry.attempts === 0
-      while ((await transport.send(invitation, step, firstDelivery)) === 'needs-products') {
+      for (let step = entry.step; (await transport.send(invitation, step, first)) === 'needs-products'; ) {
         step = 'products'
         // Remember the 202: a later page owes only the products request.
         const stored = pendingEntry(id)
-        if (stored) store.put({ ...stored, step, lease: lease(firstDelivery) })
+        if (stored) store.put({ ...stored, step, lease: lease(first) })
       }
       store.markSent(id, now())
       notify({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
     } catch (error) {
-      const reason = error instanceof Error ? error : new Error(String(error))
+      const retryable = error instanceof RetryableError
       // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
       // it fires pagehide. Wait a moment: if the page is leaving, or gone, the stored lease stays
       // and keeps other pages off a request that may yet reach Trustpilot.
-      if (reason instanceof RetryableError && reason.status === undefined) {
-        await new Promise((resolve) => setTimeout(resolve, UNLOAD_GRACE_MS))
-      }
+      if (retryable && error.status === undefined) await new Promise((wake) => setTimeout(wake, UNLOAD_GRACE_MS))
       if (leaving) return
-      if (reason instanceof RetryableError) retryLater(id, invitation, reason)
-      else giveUp(id, invitation, reason)
+      if (retryable) retryLater(id, invitation, error)
+      else giveUp(id, invitation, error instanceof Error ? error : new Error(String(error)))
     } finally {
       sending.delete(id)
       schedule()
@@ -153,9 +147,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
           ? `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
           : undefined
     if (limit) return giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
-    const nextAt = at + Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
-    store.put({ ...stored, attempts, nextAt, lease: undefined })
-    const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round((nextAt - at) / 1000)} s`
+    const wait = Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
+    store.put({ ...stored, attempts, nextAt: at + wait, lease: undefined })
+    const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round(wait / 1000)} s`
     notify({ status: 'retrying', referenceId: id, reason, error }, invitation)
   }
 
@@ -163,69 +157,47 @@ export function createOutbox(options: OutboxOptions): Outbox {
    * Keeps exactly one timer, for the earliest moment something stored becomes ours to send.
    * @param entries what is stored, when the caller has just read it
    */
-  function schedule(entries?: OutboxEntry[]) {
+  function schedule(entries = store.pending()) {
     let next = Infinity
-    if (!stopped) {
-      for (const entry of entries ?? store.pending()) {
-        if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
-      }
+    for (const entry of entries) {
+      if (!stopped && !sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
     }
     if (next === timerAt) return
     clearTimeout(timer)
-    timer = undefined
     timerAt = next
-    if (next === Infinity) return
-    timer = setTimeout(
-      () => {
-        timer = undefined
-        timerAt = Infinity
-        flush()
-      },
-      Math.min(MAX_TIMER_MS, Math.max(0, next - now())),
-    )
+    if (next < Infinity) {
+      timer = setTimeout(
+        () => {
+          timerAt = Infinity
+          flush()
+        },
+        Math.min(MAX_TIMER_MS, next - now()),
+      )
+    }
   }
 
-  /** Claims one stored entry for this page (writes our lease), if it is still due and unclaimed. */
-  function claim(id: string): OutboxEntry | undefined {
+  /** Claims the stored entry (writes this page's lease) and sends it, if it is still due. */
+  async function claimAndDeliver(id: string) {
+    sending.delete(id)
     const entry = pendingEntry(id)
-    if (!entry || !claimable(entry, now())) return undefined
+    if (!entry || dueAt(entry) > now()) return schedule()
     const claimed = { ...entry, lease: lease() }
     store.put(claimed)
-    return claimed
+    await deliver(claimed)
   }
 
   function flush() {
     if (stopped) return
-    const at = now()
     const entries = store.pending()
     for (const entry of entries) {
-      if (!claimable(entry, at)) continue
       const id = idOf(entry)
-      if (!locks) {
-        const claimed = claim(id)
-        if (claimed) void deliver(claimed)
-        continue
-      }
+      if (sending.has(id) || dueAt(entry) > now()) continue
       // Ours while the lock is asked for, so neither a timer nor another flush asks twice.
       sending.add(id)
-      // ifAvailable: a held lock means another tab is sending this entry right now; come back
-      // once a lease would have run out rather than wait in line for the lock.
-      locks
-        .request(lockPrefix + id, { ifAvailable: true }, async (lock) => {
-          sending.delete(id)
-          if (!lock) {
-            heldElsewhere.set(id, now() + leaseMs)
-            return schedule()
-          }
-          heldElsewhere.delete(id)
-          const claimed = claim(id)
-          if (claimed) await deliver(claimed)
-          else schedule()
-        })
-        .catch(() => {
-          sending.delete(id)
-          schedule()
-        })
+      const run = () => claimAndDeliver(id)
+      // Held through the delivery: a tab waiting for it then finds the entry delivered or leased.
+      if (locks) locks.request(`analytics-plugin-trustpilot:${settings.apiKey}:${id}`, run).catch(run)
+      else void run()
     }
     schedule(entries)
   }
@@ -257,7 +229,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Past the cap, drops the oldest entries that no request is carrying right now. */
   function dropPastCap() {
     const pending = store.pending()
-    const idle = pending.filter((e) => !sending.has(idOf(e)))
+    const idle = pending.filter((entry) => !sending.has(idOf(entry)))
     for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
       giveUp(
         idOf(old),
@@ -267,19 +239,17 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   }
 
-  function retryNow() {
-    const at = now()
-    for (const entry of store.pending()) {
-      // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
-      if (entry.nextAt > at && !entry.lease) store.put({ ...entry, nextAt: at })
-    }
-    flush()
-  }
-
   return {
     submit,
     flush,
-    retryNow,
+    retryNow() {
+      const at = now()
+      for (const entry of store.pending()) {
+        // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
+        if (entry.nextAt > at && !entry.lease) store.put({ ...entry, nextAt: at })
+      }
+      flush()
+    },
     setLeaving(value) {
       leaving = value
     },

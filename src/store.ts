@@ -7,7 +7,7 @@
  * one tab's write silently drop another tab's invitation.
  *
  * localStorage may be missing (sandboxed iframes, some privacy modes), throw, be full, or hold data
- * that another version or script wrote. Any of these switches this page to an in-memory copy:
+ * that another version or script wrote. Any of these moves this page to an in-memory copy:
  * invitations are still delivered while the page lives, and the host page never sees an exception.
  */
 import type { Invitation } from './mapping.js'
@@ -28,7 +28,7 @@ export interface OutboxEntry {
 type StoredRecord = OutboxEntry | { sent: number }
 
 export interface Store {
-  /** Pending entries; also forgets delivered orders past the dedupe bounds. */
+  /** Pending entries, oldest first; also forgets delivered orders past the dedupe bounds. */
   pending(): OutboxEntry[]
   /** The pending entry, 'sent' for a delivered order, or undefined. */
   get(referenceId: string): OutboxEntry | 'sent' | undefined
@@ -37,110 +37,86 @@ export interface Store {
   remove(referenceId: string): void
 }
 
-export const PREFIX = 'analytics-plugin-trustpilot:'
 /** How many delivered orders are remembered for dedupe, and for how long. */
 export const MAX_REMEMBERED = 500
 export const REMEMBER_MS = 30 * 24 * 3_600_000
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
-const isString = (v: unknown): v is string => typeof v === 'string'
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
 
 /**
  * Enough of the shape to send it and schedule it. Deeper junk (say, a product that is not an object)
  * can only have been written by hand, and Trustpilot answering 4xx to it is the right outcome.
  */
-function isEntry(value: unknown): value is OutboxEntry {
-  const invitation = isObject(value) && value.invitation
-  const body = isObject(invitation) && invitation.body
-  return (
-    isObject(body) &&
-    isString(body.recipientEmail) &&
-    isString(body.referenceId) &&
-    Array.isArray((invitation as Record<string, unknown>).products) &&
-    Array.isArray((invitation as Record<string, unknown>).productSkus) &&
-    ((value as OutboxEntry).step === 'invite' || (value as OutboxEntry).step === 'products') &&
-    [(value as OutboxEntry).attempts, (value as OutboxEntry).createdAt, (value as OutboxEntry).nextAt].every(isTime)
-  )
-}
+const isEntry = (e: OutboxEntry): boolean =>
+  typeof e.invitation?.body?.recipientEmail === 'string' &&
+  typeof e.invitation.body.referenceId === 'string' &&
+  Array.isArray(e.invitation.products) &&
+  Array.isArray(e.invitation.productSkus) &&
+  (e.step === 'invite' || e.step === 'products') &&
+  [e.attempts, e.createdAt, e.nextAt].every(isTime)
 
 /** Parses one stored value; undefined when it is not something this version wrote. */
 export function parseRecord(raw: string): StoredRecord | undefined {
-  let data: unknown
   try {
-    data = JSON.parse(raw)
+    const data = JSON.parse(raw)
+    if (isTime(data.sent) && Object.keys(data).length === 1) return data
+    if (isEntry(data)) return data
   } catch {
-    return undefined
+    // Not JSON, or JSON null: not ours.
   }
-  if (isObject(data) && isTime(data.sent) && Object.keys(data).length === 1) return { sent: data.sent }
-  return isEntry(data) ? data : undefined
-}
-
-/** A Storage kept in this page's memory: where localStorage can't be used. */
-function memoryStorage(items = new Map<string, string>()): Storage {
-  return {
-    get length() {
-      return items.size
-    },
-    key: (index) => [...items.keys()][index] ?? null,
-    getItem: (key) => items.get(key) ?? null,
-    setItem: (key, value) => void items.set(key, value),
-    removeItem: (key) => void items.delete(key),
-    clear: () => items.clear(),
-  }
+  return undefined
 }
 
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
 export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
-  const prefix = `${PREFIX}${encodeURIComponent(apiKey)}:`
+  const prefix = `analytics-plugin-trustpilot:${encodeURIComponent(apiKey)}:`
   const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
-  let storage: Storage
-  let inMemory = false
+  /** This page's copy of our keys, once localStorage has failed it. */
+  let memory: Map<string, string> | undefined
 
-  /** Runs `use` on localStorage; if it throws, moves this page to memory (keeping what it can read). */
-  function guarded<T>(use: () => T, why: string): T {
-    try {
-      return use()
-    } catch (error) {
-      if (inMemory) throw error // memory storage doesn't throw; don't mask a bug as a storage problem
-      warn(`localStorage ${why}; pending invitations are kept in memory for this page only`)
-      const copy = new Map<string, string>()
+  /**
+   * Runs `local` on localStorage. The first time that throws, this page moves to memory for good,
+   * keeping what it can still read, and `inMemory` runs instead.
+   */
+  function use<T>(local: (storage: Storage) => T, inMemory: (items: Map<string, string>) => T): T {
+    if (!memory) {
       try {
-        for (const key of ours()) copy.set(key, storage.getItem(key) as string)
-      } catch {
-        // Unreadable as well: start empty.
+        return local(localStorage)
+      } catch (error) {
+        memory = new Map()
+        // Keep what can still be read. Where nothing can (no localStorage in Node or a sandboxed
+        // iframe), memory is the expected home and not worth a warning.
+        try {
+          for (const key of ours(localStorage)) memory.set(key, localStorage.getItem(key) as string)
+          warn(
+            `localStorage failed (${(error as Error)?.name}); pending invitations are kept in memory for this page only`,
+          )
+        } catch {}
       }
-      storage = memoryStorage(copy)
-      inMemory = true
-      return use()
     }
+    return inMemory(memory)
   }
 
-  try {
-    storage = globalThis.localStorage
-    storage.getItem(prefix)
-  } catch {
-    storage = memoryStorage()
-    inMemory = true
-  }
-
-  function ours(): string[] {
-    const found: string[] = []
+  function ours(storage: Storage): string[] {
+    const keys: string[] = []
     for (let i = 0; i < storage.length; i++) {
       const key = storage.key(i)
-      if (key?.startsWith(prefix)) found.push(key)
+      if (key?.startsWith(prefix)) keys.push(key)
     }
-    return found
+    return keys
   }
 
   const write = (key: string, value?: string) =>
-    guarded(
-      () => (value === undefined ? storage.removeItem(key) : storage.setItem(key, value)),
-      'refused a write (full or blocked)',
+    use(
+      (storage) => (value === undefined ? storage.removeItem(key) : storage.setItem(key, value)),
+      (items) => (value === undefined ? items.delete(key) : items.set(key, value)),
     )
 
-  function load(key: string): StoredRecord | undefined {
-    const raw = guarded(() => storage.getItem(key), 'could not be read')
+  function read(key: string): StoredRecord | undefined {
+    const raw = use(
+      (storage) => storage.getItem(key),
+      (items) => items.get(key) ?? null,
+    )
     if (raw === null) return undefined
     const record = parseRecord(raw)
     if (!record) {
@@ -154,8 +130,8 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
     pending() {
       const entries: OutboxEntry[] = []
       const tombstones: Array<[string, number]> = []
-      for (const key of guarded(ours, 'could not be listed')) {
-        const record = load(key)
+      for (const key of use(ours, (items) => [...items.keys()])) {
+        const record = read(key)
         if (record && 'sent' in record) tombstones.push([key, record.sent])
         else if (record) entries.push(record)
       }
@@ -166,7 +142,7 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
       return entries.sort((a, b) => a.createdAt - b.createdAt)
     },
     get(referenceId) {
-      const record = load(keyOf(referenceId))
+      const record = read(keyOf(referenceId))
       return record && 'sent' in record ? 'sent' : record
     },
     put(entry) {
