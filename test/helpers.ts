@@ -37,6 +37,7 @@ export class MemoryStorage implements Storage {
 export function outboxUnderTest(
   overrides: Partial<TrustpilotSettings> = {},
   store: Store = createStore(API_KEY, () => {}),
+  locks?: LockManager,
 ) {
   const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
   const events: TrustpilotOutcome[] = []
@@ -46,6 +47,7 @@ export function outboxUnderTest(
     store,
     transport: apiTransport(settings),
     random: () => 0,
+    locks,
     notify: (event: TrustpilotOutcome, _invitation: Invitation) => {
       events.push(event)
       for (const wake of waiters.splice(0)) wake()
@@ -65,4 +67,25 @@ export function outboxUnderTest(
 /** Starts msw in Node with the fake's handlers for the duration of a suite. */
 export function mswServer(fake: FakeTrustpilot) {
   return setupServer(...fake.handlers)
+}
+
+/** A LockManager for one process: exclusive locks by name, granted in the order they were asked for. */
+export function queuedLocks(): LockManager {
+  const tails = new Map<string, Promise<unknown>>()
+  return {
+    async request(name: string, callback: (lock: Lock | null) => Promise<unknown>) {
+      const before = tails.get(name) ?? Promise.resolve()
+      let release = () => {}
+      tails.set(
+        name,
+        before.then(() => new Promise<void>((resolve) => (release = resolve))),
+      )
+      await before
+      try {
+        return await callback({ name, mode: 'exclusive' } as Lock)
+      } finally {
+        release()
+      }
+    },
+  } as unknown as LockManager
 }

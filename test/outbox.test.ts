@@ -6,7 +6,7 @@ import { resolveSettings } from '../src/settings'
 import { createStore, MAX_REMEMBERED, parseRecord, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer, outboxUnderTest } from './helpers'
+import { MemoryStorage, mswServer, outboxUnderTest, queuedLocks } from './helpers'
 
 const fake = fakeTrustpilot()
 const server = mswServer(fake)
@@ -108,6 +108,58 @@ describe('outbox', () => {
     await Promise.race(tabs.map((t) => t.settled()))
     assert.equal(fake.requests.length, 1)
     assert.deepEqual(tabs.map((t) => t.events.length).sort(), [0, 1])
+  })
+
+  const seedPending = (id: string) =>
+    storage.setItem(
+      key(id),
+      JSON.stringify({
+        invitation: invitation(id),
+        step: 'invite',
+        attempts: 1,
+        createdAt: Date.now() - 1000,
+        nextAt: Date.now() - 1,
+      }),
+    )
+
+  test('two "tabs" with Web Locks: the second waits for the lock, then finds the entry delivered', async () => {
+    seedPending('w')
+    const locks = queuedLocks()
+    const tabs = [0, 1].map(() =>
+      outboxUnderTest(
+        undefined,
+        createStore(API_KEY, () => {}),
+        locks,
+      ),
+    )
+    for (const tab of tabs) tab.outbox.flush()
+    await Promise.race(tabs.map((t) => t.settled()))
+    await new Promise((r) => setTimeout(r, 50)) // the second tab has had the lock by now
+    assert.equal(fake.requests.length, 1)
+    assert.deepEqual(tabs.map((t) => t.events.length).sort(), [0, 1])
+  })
+
+  test('Web Locks that refuse (opaque origins): the lease alone guards, and nothing spins', async () => {
+    seedPending('r')
+    const before = activeTimers()
+    let asked = 0
+    const refusing = {
+      request: () => {
+        asked++
+        return Promise.reject(new DOMException('denied', 'SecurityError'))
+      },
+    } as unknown as LockManager
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+      refusing,
+    )
+    outbox.flush()
+    assert.equal((await settled()).status, 'sent')
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(fake.requests.length, 1)
+    assert.equal(asked, 1)
+    assert.equal(activeTimers(), before)
   })
 
   test(`more than ${MAX_PENDING} pending: the oldest idle one is dropped and reported`, async () => {
