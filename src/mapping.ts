@@ -50,8 +50,8 @@ const MAX_TEXT_LENGTH = 2048
 export const MAX_PRODUCTS = 100
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
 
-/** Each Trustpilot product field, then the Segment product properties it is read from, in order. */
-const PRODUCT_FIELDS = [
+/** Each Trustpilot product field, the Segment product property it is read from, and a fallback. */
+const PRODUCT_FIELDS: ReadonlyArray<readonly [string, string, string?]> = [
   ['sku', 'sku', 'product_id'],
   ['name', 'name'],
   ['productUrl', 'url'],
@@ -60,7 +60,8 @@ const PRODUCT_FIELDS = [
   ['productId', 'product_id'],
   ['gtin', 'gtin'],
   ['mpn', 'mpn'],
-] as const
+  ['categories', 'category'],
+]
 
 type Bag = Record<string, unknown>
 
@@ -160,12 +161,10 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const list = Array.isArray(properties.products) ? properties.products.slice(0, MAX_PRODUCTS) : []
   const products = list.filter(isBag).map((item) => {
     const product: Record<string, unknown> = {}
-    for (const [field, ...from] of PRODUCT_FIELDS) {
-      const value = from.map((property) => text(item[property])).find(Boolean)
-      if (value) product[field] = value
+    for (const [field, property, fallback] of PRODUCT_FIELDS) {
+      const value = text(item[property]) ?? (fallback && text(item[fallback]))
+      if (value) product[field] = field === 'categories' ? [value] : value
     }
-    const category = text(item.category)
-    if (category) product.categories = [category]
     return product as InvitationProduct
   })
   const productSkus = [...new Set(products.flatMap((product) => product.sku ?? []))]
