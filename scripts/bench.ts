@@ -42,8 +42,8 @@ const STORE_PREFIX = 'analytics-plugin-trustpilot:'
  * ones: a burst of load from elsewhere on the machine then spoils one short round, not a median.
  */
 const THROUGHPUT = { pageWarmup: 500, rounds: 24, warmup: 30, timed: 350 }
-/** 2: orders mapped and enqueued, untimed warm-up first. */
-const ENQUEUE = { warmup: 20, timed: 200, products: 50 }
+/** 2: batches of orders mapped and enqueued, untimed warm-up batches first. */
+const ENQUEUE = { warmup: 10, batches: 100, batch: 4, products: 50 }
 /** 3: orders timed from track to the stand-in. */
 const LATENCY_ORDERS = 20
 /** 4: non-order events tracked, then how long the page is left alone before counting. */
@@ -155,10 +155,21 @@ async function main(): Promise<number> {
         met: throughput.ratio >= 0.97,
       },
       {
-        metric: `map + enqueue Order Completed, ${ENQUEUE.products} products (median)`,
+        metric: `map + enqueue Order Completed, ${ENQUEUE.products} products, after idle (median)`,
         result: `${ms(enqueue.median, 3)} (p90 ${ms(enqueue.p90, 3)})`,
         goal: '<= 0.1 ms',
         met: enqueue.median <= 0.1,
+      },
+      {
+        metric: `map + enqueue Order Completed, ${ENQUEUE.products} products, back to back (median)`,
+        result: ms(enqueue.backToBack, 3),
+        goal: '<= 0.1 ms',
+        met: enqueue.backToBack <= 0.1,
+      },
+      {
+        metric: 'reference: localStorage.setItem of 150 bytes after idle (median)',
+        result: ms(enqueue.reference, 3),
+        goal: '',
       },
       {
         metric: 'track(Order Completed) -> first request at stand-in (median)',
@@ -189,7 +200,7 @@ async function main(): Promise<number> {
 
     const notes = [
       `1: per configuration ${THROUGHPUT.rounds} alternating rounds of ${THROUGHPUT.timed} sequential awaited tracks (${THROUGHPUT.pageWarmup} warm-up per page, ${THROUGHPUT.warmup} per round), each started from a fresh task; ratio of the median events/s. Per-round ratios: ${throughput.roundRatios.map((r) => r.toFixed(3)).join(' ')} (median ${throughput.pairedRatio.toFixed(3)}).`,
-      `2: ${ENQUEUE.timed} calls of plugin.track (after ${ENQUEUE.warmup} warm-up), each timed alone on an empty outbox; mean ${ms(enqueue.mean, 3)}, max ${ms(enqueue.max, 3)}; clock ${enqueue.isolated ? 'cross-origin isolated (5 us)' : 'NOT isolated (0.1 ms steps)'}; ${enqueue.delivered}/${ENQUEUE.warmup + ENQUEUE.timed} orders delivered to the stand-in.`,
+      `2: ${ENQUEUE.batches} batches of ${ENQUEUE.batch} orders tracked back to back (after ${ENQUEUE.warmup} warm-up batches), each call of plugin.track timed alone; every batch starts on an empty outbox after 2 ms idle; worst after idle ${ms(enqueue.max, 3)}; clock ${enqueue.isolated ? 'cross-origin isolated (5 us)' : 'NOT isolated (0.1 ms steps)'}; ${enqueue.delivered}/${enqueue.orders} orders delivered to the stand-in.`,
       `3: ${LATENCY_ORDERS} orders in one page; per order ms: ${latency.all.join(' ')} (the first pays the CORS preflight and a new connection).`,
       `4: counted by wrapping setTimeout/setInterval (timers) and fetch/XMLHttpRequest.open/sendBeacon (requests); plugin page minus plain page, "at start()" + "${IDLE.events} tracks, a page() and ${IDLE.settleMs} ms". Absolute counts with/without: timers ${idle.raw.module.timers}/${idle.raw.none.timers}, requests ${idle.raw.module.requests}/${idle.raw.none.requests}; browser-level requests after start() with/without: ${idle.network.module}/${idle.network.none}. Check: one order on the plugin's page afterwards counted +${idle.control.timers} timers, +${idle.control.requests} requests${idle.control.requests > 0 ? '' : ' (NOT SEEN: the counters miss the plugin, row 4 is not to be trusted)'}.`,
     ]
@@ -280,24 +291,26 @@ async function measureThroughput(env: Env) {
 
 /**
  * Row 2. `plugin.track(ctx)` is called directly with a minimal context and a stand-in analytics, so
- * only the plugin's own work is timed, not analytics-next's. Every call is timed alone, on an outbox
- * in the state a buyer's order finds it: empty. Each call stores the order and starts a real request
- * to the stand-in; the loop then waits until that order is delivered (its pending entry is removed on
- * delivery) and deletes the outbox's keys, tombstone included, before the next call. Without that,
- * each call would also parse every earlier order still in flight (the outbox lists its pending
- * entries on submit to enforce its cap of 50) and the figure would grow with the loop. Distinct order
- * ids keep dedupe from skipping the work.
+ * only the plugin's own work is timed, not analytics-next's. Orders come in batches of
+ * ENQUEUE.batch, tracked back to back and each timed alone: the first of a batch finds the page idle
+ * (as a thank-you page's one order does: "after idle"), the others follow it at once ("back to
+ * back"). After a batch the loop waits until its orders are delivered and deletes the outbox's keys,
+ * tombstones included, so every batch starts on an empty outbox. Distinct order ids keep dedupe from
+ * skipping the work.
+ *
+ * On this kind of machine the CPU is slow to get going after even a short idle, and localStorage's
+ * first write then is dear whatever its size. So each batch is preceded by a reference: one
+ * `localStorage.setItem` of 150 bytes after the same idle, the floor under any durable enqueue.
  */
 async function measureEnqueue(env: Env) {
   const context = await env.browser.newContext()
   const page = await context.newPage()
   await page.goto(`${env.site.url}${HARNESS}?isolated`)
   const result = await page.evaluate(
-    async ({ settings, warmup, timed, base, prefix, moduleUrl }) => {
+    async ({ settings, warmup, batches, batch, base, prefix, moduleUrl }) => {
       const { trustpilot } = await import(moduleUrl)
       const plugin = trustpilot(settings)
-      const delivered = new Set<string>()
-      const failed = new Set<string>()
+      const done = new Set<string>()
       // Method shorthand, not arrow properties: see the note on keepNames at the top.
       const analytics = {
         user() {
@@ -308,48 +321,63 @@ async function measureEnqueue(env: Env) {
           }
         },
         emit(name: string, outcome: { status: string; referenceId: string }) {
-          if (name !== 'trustpilot') return
-          if (outcome.status === 'sent') delivered.add(outcome.referenceId)
-          if (outcome.status === 'failed' || outcome.status === 'skipped') failed.add(outcome.referenceId)
+          if (name === 'trustpilot' && outcome.status !== 'retrying') done.add(outcome.referenceId)
         },
       }
       await plugin.load({ event: { type: 'track', context: {} }, log() {} }, analytics)
-      const times: number[] = []
-      for (let i = 0; i < warmup + timed; i++) {
-        const id = `enqueue-${i}`
-        const ctx = {
-          event: { type: 'track', event: 'Order Completed', properties: { ...base, order_id: id }, context: {} },
-          log() {},
+      const afterIdle: number[] = []
+      const backToBack: number[] = []
+      const reference: number[] = []
+      let delivered = 0
+      for (let b = 0; b < warmup + batches; b++) {
+        const timed = b >= warmup
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        let t0 = performance.now()
+        localStorage.setItem('bench-reference', 'x'.repeat(150))
+        if (timed) reference.push(performance.now() - t0)
+        localStorage.removeItem('bench-reference')
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        const ids: string[] = []
+        for (let k = 0; k < batch; k++) {
+          const id = `enqueue-${b}-${k}`
+          ids.push(id)
+          const ctx = {
+            event: { type: 'track', event: 'Order Completed', properties: { ...base, order_id: id }, context: {} },
+            log() {},
+          }
+          t0 = performance.now()
+          plugin.track(ctx)
+          const elapsed = performance.now() - t0
+          if (timed) (k === 0 ? afterIdle : backToBack).push(elapsed)
         }
-        const t0 = performance.now()
-        plugin.track(ctx)
-        const elapsed = performance.now() - t0
-        if (i >= warmup) times.push(elapsed)
-        for (let k = 0; k < 1_000 && !delivered.has(id) && !failed.has(id); k++) {
-          await new Promise((resolve) => setTimeout(resolve, 1))
-        }
+        for (let wait = 0; wait < 2_000 && !ids.every((id) => done.has(id)); wait++)
+          await new Promise((resolve) => setTimeout(resolve, 2))
+        delivered += ids.filter((id) => done.has(id)).length
         for (const key of Object.keys(localStorage)) if (key.startsWith(prefix)) localStorage.removeItem(key)
       }
       plugin.unload?.({}, analytics)
-      return { times, delivered: delivered.size, isolated: crossOriginIsolated }
+      return { afterIdle, backToBack, reference, delivered, isolated: crossOriginIsolated }
     },
     {
       settings: env.settings,
       warmup: ENQUEUE.warmup,
-      timed: ENQUEUE.timed,
+      batches: ENQUEUE.batches,
+      batch: ENQUEUE.batch,
       base: orderProperties('', ENQUEUE.products),
       prefix: STORE_PREFIX,
       moduleUrl: '/dist/index.js',
     },
   )
   await context.close()
-  const { times } = result
+  const { afterIdle, backToBack, reference } = result
   return {
-    median: median(times),
-    p90: quantile(times, 0.9),
-    mean: times.reduce((a, b) => a + b, 0) / times.length,
-    max: Math.max(...times),
+    median: median(afterIdle),
+    p90: quantile(afterIdle, 0.9),
+    max: Math.max(...afterIdle),
+    backToBack: median(backToBack),
+    reference: median(reference),
     delivered: result.delivered,
+    orders: (ENQUEUE.warmup + ENQUEUE.batches) * ENQUEUE.batch,
     isolated: result.isolated,
   }
 }
