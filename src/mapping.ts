@@ -50,7 +50,10 @@ const MAX_TEXT_LENGTH = 2048
 export const MAX_PRODUCTS = 100
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
 
-/** Each Trustpilot product field, the Segment product property it is read from, and a fallback. */
+/**
+ * Each Trustpilot product field, the Segment product property it is read from, and a fallback
+ * property. `categories` is a list: it gets the one `category`.
+ */
 const PRODUCT_FIELDS: ReadonlyArray<readonly [string, string, string?]> = [
   ['sku', 'sku', 'product_id'],
   ['name', 'name'],
@@ -116,8 +119,8 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const traits = bag(userTraits)
 
   const orderId = properties.order_id
-  const referenceId = text(orderId)
   if (orderId === undefined || orderId === null) return { skip: 'properties.order_id is missing' }
+  const referenceId = text(orderId)
   if (!referenceId) return { skip: 'properties.order_id must be a non-empty string or a finite number' }
   if (referenceId.length > MAX_REFERENCE_LENGTH) {
     return { skip: `properties.order_id is longer than ${MAX_REFERENCE_LENGTH} characters` }
