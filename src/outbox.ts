@@ -157,10 +157,12 @@ export function createOutbox({
    * Keeps exactly one timer, for the earliest moment something stored becomes ours to send.
    * @param entries what is stored, when the caller has just read it
    */
-  function schedule(entries = store.pending()) {
+  function schedule(entries?: OutboxEntry[]) {
     let next = Infinity
-    for (const entry of entries) {
-      if (!stopped && !sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
+    if (!stopped) {
+      for (const entry of entries ?? store.pending()) {
+        if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
+      }
     }
     if (next === timerAt) return
     clearTimeout(timer)
