@@ -29,12 +29,11 @@ import { cpus } from 'node:os'
 import { type Browser, chromium, type Page } from '@playwright/test'
 import { findChromium } from '../e2e/support/chromium'
 import buildTestPages from '../e2e/support/global-setup'
+import { KEY_PREFIX } from '../src/store'
 import { type StandIn, startStandIn } from './stand-in'
 import { type StaticServer, startStaticServer } from './static-server'
 
 const HARNESS = '/e2e/pages/harness.html'
-/** The outbox's localStorage keys all start with this (src/store.ts). */
-const STORE_PREFIX = 'analytics-plugin-trustpilot:'
 
 /**
  * 1: untimed warm-up calls once per page, then per round and configuration a few untimed calls (the
@@ -364,7 +363,7 @@ async function measureEnqueue(env: Env) {
       batches: ENQUEUE.batches,
       batch: ENQUEUE.batch,
       base: orderProperties('', ENQUEUE.products),
-      prefix: STORE_PREFIX,
+      prefix: KEY_PREFIX,
       moduleUrl: '/dist/index.js',
     },
   )

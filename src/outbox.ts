@@ -16,7 +16,7 @@ import { DeliveryAbandonedError, RetryableError } from './errors.js'
 import type { TrustpilotOutcome } from './index.js'
 import type { Invitation } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
-import type { OutboxEntry, Store } from './store.js'
+import { KEY_PREFIX, type OutboxEntry, type Store } from './store.js'
 import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
@@ -198,7 +198,7 @@ export function createOutbox({
       sending.add(id)
       const run = () => claimAndDeliver(id)
       // Held through the delivery: a tab waiting for it then finds the entry delivered or leased.
-      if (locks) locks.request(`analytics-plugin-trustpilot:${settings.apiKey}:${id}`, run).catch(run)
+      if (locks) locks.request(`${KEY_PREFIX}${settings.apiKey}:${id}`, run).catch(run)
       else void run()
     }
     schedule(entries)

@@ -37,6 +37,8 @@ export interface Store {
   remove(referenceId: string): void
 }
 
+/** Every key of the outbox starts with this; its Web Locks are named after the keys too. */
+export const KEY_PREFIX = 'analytics-plugin-trustpilot:'
 /** How many delivered orders are remembered for dedupe, and for how long. */
 export const MAX_REMEMBERED = 500
 export const REMEMBER_MS = 30 * 24 * 3_600_000
@@ -69,7 +71,7 @@ export function parseRecord(raw: string): StoredRecord | undefined {
 
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
 export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
-  const prefix = `analytics-plugin-trustpilot:${encodeURIComponent(apiKey)}:`
+  const prefix = `${KEY_PREFIX}${encodeURIComponent(apiKey)}:`
   const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
   /** This page's copy of our keys, once localStorage has failed it. */
   let memory: Map<string, string> | undefined
