@@ -3,9 +3,10 @@
  * are loaded with a plain <script> and looked up as `window[libraryName]`.
  */
 import { type TrustpilotSettings, trustpilot } from './index.js'
+import { PLUGIN_NAME } from './plugin.js'
 
 const trustpilotDestination = Object.assign((settings: TrustpilotSettings) => trustpilot(settings), {
-  pluginName: 'Trustpilot',
+  pluginName: PLUGIN_NAME,
 })
 ;(globalThis as unknown as { trustpilotDestination: typeof trustpilotDestination }).trustpilotDestination =
   trustpilotDestination

@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 import type { Plugin } from '@segment/analytics-next'
-import { createPlugin } from './plugin.js'
+import { createPlugin, OUTCOME_EVENT } from './plugin.js'
 import { resolveSettings } from './settings.js'
 
 /** Settings of {@link trustpilot}. Only `apiKey` is required. */
@@ -94,7 +94,7 @@ export function onTrustpilotOutcome(
 ): void {
   ;(analytics.on as (event: string, listener: (outcome: TrustpilotOutcome) => void) => void).call(
     analytics,
-    'trustpilot',
+    OUTCOME_EVENT,
     listener,
   )
 }
