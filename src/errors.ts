@@ -17,6 +17,9 @@ export class InvitationRejectedError extends Error {
 /** Trustpilot answered 251–253: the integration is disabled or this shop's domain is blocked. */
 export class IntegrationDisabledError extends InvitationRejectedError {
   override name = 'IntegrationDisabledError'
+  constructor(status: number) {
+    super(status, 'integration disabled or domain blocked')
+  }
 }
 
 /**

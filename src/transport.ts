@@ -40,8 +40,7 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
 /** Maps a Trustpilot status to the protocol's meaning; throws the typed error for failures. */
 export function interpretStatus(status: number, step: Step, retryAfter: string | null): SendResult {
   if (status === 202 && step === 'invite') return 'needs-products'
-  if (status >= 251 && status <= 253)
-    throw new IntegrationDisabledError(status, 'integration disabled or domain blocked')
+  if (status >= 251 && status <= 253) throw new IntegrationDisabledError(status)
   if (status >= 200 && status < 300) return 'created'
   if (status === 429 || status >= 500) {
     throw new RetryableError(`Trustpilot answered HTTP ${status}`, status, parseRetryAfter(retryAfter))
