@@ -11,6 +11,13 @@
  *   starting on the same stored outbox cannot both claim it: the second waits for the lock, then
  *   finds the entry delivered or leased. Where Web Locks are missing or refused, the lease alone is
  *   the guard.
+ *
+ * A lease holds only while its page lives. Each page holds a Web Lock of its own (its "owner lock")
+ * while it has requests out; browsers release it when the page dies, and the page itself releases it
+ * on pagehide. A lease whose owner lock is free is stale once LEFT_LEASE_MS have passed since it was
+ * written or its page left, long enough for a request already on the wire to land: a later page then
+ * finishes what a dead page started within seconds, instead of waiting out the whole lease. Where
+ * Web Locks can't tell (missing, refused), a lease holds until it expires, as before.
  */
 import { DeliveryAbandonedError, RetryableError } from './errors.js'
 import type { TrustpilotOutcome } from './index.js'
@@ -25,6 +32,11 @@ const BACKOFF_BASE_MS = 1_000
 const BACKOFF_CAP_MS = 10 * 60_000
 /** How long a network failure waits to learn whether it was the page's own unload. */
 const UNLOAD_GRACE_MS = 100
+/**
+ * How long a lease holds once its page no longer holds its owner lock: covers the moment between a
+ * page writing a lease and being granted the lock, and a leaving page's last request still landing.
+ */
+export const LEFT_LEASE_MS = 2_000
 /** setTimeout's delay is a signed 32-bit number of milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -61,6 +73,10 @@ export const backoffMs = (attempts: number, random: () => number) =>
   Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1)) * (0.5 + random() / 2)
 
 const idOf = (entry: OutboxEntry) => entry.invitation.body.referenceId
+/** The Web Lock a page holds while it has requests out: free once the page is gone. */
+export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
+/** Names of the Web Locks held in this origin now; undefined where Web Locks can't tell. */
+type HeldLocks = Set<string> | undefined
 
 export function createOutbox({
   settings,
@@ -79,19 +95,88 @@ export function createOutbox({
   let timerAt = Infinity
   let leaving = false
   let stopped = false
+  /** Held locks as last seen, to time the next look (never to decide a send: that looks afresh). */
+  let lastSeenLocks: HeldLocks
+  /** Other pages whose owner lock this page is waiting to see released. */
+  const watched = new Set<string>()
 
   /**
    * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes
    * with keepalive, which gets KEEPALIVE_PATIENCE times the timeout.
    */
-  const lease = (first?: boolean) => ({
-    owner,
-    until: now() + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000,
-  })
+  const lease = (first?: boolean) => {
+    const at = now()
+    return { owner, since: at, until: at + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000 }
+  }
+
+  /** When another page's lease stops keeping this page off the entry. */
+  function leaseEnd({ owner: holder, until, since = 0 }: NonNullable<OutboxEntry['lease']>, held: HeldLocks) {
+    if (holder === owner) return 0
+    if (held && !held.has(ownerLockName(holder))) return Math.min(until, since + LEFT_LEASE_MS)
+    return until
+  }
 
   /** The earliest time this page may send the entry: its backoff, or another page's lease. */
-  const dueAt = (entry: OutboxEntry) =>
-    Math.max(entry.nextAt, entry.lease?.owner === owner ? 0 : (entry.lease?.until ?? 0))
+  const dueAt = (entry: OutboxEntry, held: HeldLocks) =>
+    Math.max(entry.nextAt, entry.lease ? leaseEnd(entry.lease, held) : 0)
+
+  /** Which Web Locks are held exclusively in this origin now; undefined where Web Locks can't tell. */
+  async function heldLocks(): Promise<HeldLocks> {
+    try {
+      const { held = [] } = await locks!.query()
+      // Owner locks are exclusive; shared holders are pages watching for an owner to go.
+      const owners = held.filter((lock) => lock.mode === 'exclusive').map((lock) => lock.name as string)
+      return (lastSeenLocks = new Set(owners))
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * This page's owner lock: held while it has requests out and is not leaving, so other pages can
+   * tell its leases from a dead page's.
+   */
+  let releaseOwnerLock: (() => void) | undefined
+  let ownerLockAsked = false
+  function updateOwnerLock() {
+    const wanted = sending.size > 0 && !leaving && !stopped
+    if (!wanted) {
+      releaseOwnerLock?.()
+      releaseOwnerLock = undefined
+    } else if (locks && !releaseOwnerLock && !ownerLockAsked) {
+      ownerLockAsked = true
+      locks
+        .request(ownerLockName(owner), () => {
+          ownerLockAsked = false
+          // No longer wanted by the time it was granted: let it go at once.
+          if (sending.size === 0 || leaving || stopped) return
+          return new Promise<void>((release) => {
+            releaseOwnerLock = release
+          })
+        })
+        .catch(() => {
+          ownerLockAsked = false
+        })
+    }
+  }
+
+  /**
+   * Waits, without polling, for another page's owner lock to be free (that page is done or gone),
+   * then looks at the outbox again. A shared request is granted once no page holds it exclusively.
+   */
+  function watchOwner(holder: string) {
+    if (!locks || watched.has(holder)) return
+    watched.add(holder)
+    locks
+      .request(ownerLockName(holder), { mode: 'shared' }, async () => {})
+      .then(
+        () => {
+          watched.delete(holder)
+          flush()
+        },
+        () => watched.delete(holder),
+      )
+  }
 
   /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
   const pendingEntry = (id: string) => {
@@ -111,6 +196,7 @@ export function createOutbox({
     const { invitation } = entry
     const first = !entry.attempts
     sending.add(id)
+    updateOwnerLock()
     try {
       for (let step = entry.step; (await transport.send(invitation, step, first)) === 'needs-products'; ) {
         step = 'products'
@@ -131,6 +217,7 @@ export function createOutbox({
       else giveUp(id, invitation, error instanceof Error ? error : new Error(String(error)))
     } finally {
       sending.delete(id)
+      updateOwnerLock()
       schedule()
     }
   }
@@ -161,7 +248,12 @@ export function createOutbox({
     let next = Infinity
     if (!stopped) {
       for (const entry of entries ?? store.pending()) {
-        if (!sending.has(idOf(entry))) next = Math.min(next, dueAt(entry))
+        if (sending.has(idOf(entry))) continue
+        next = Math.min(next, dueAt(entry, lastSeenLocks))
+        // A live page's lease: look again the moment that page is done or gone. (A lease whose page
+        // holds no lock needs no watch: the timer comes at its end.)
+        const holder = entry.lease?.owner
+        if (holder && holder !== owner && lastSeenLocks?.has(ownerLockName(holder))) watchOwner(holder)
       }
     }
     if (next === timerAt) return
@@ -180,20 +272,29 @@ export function createOutbox({
 
   /** Claims the stored entry (writes this page's lease) and sends it, if it is still due. */
   async function claimAndDeliver(id: string) {
+    const held = locks && (await heldLocks())
     sending.delete(id)
     const entry = pendingEntry(id)
-    if (!entry || dueAt(entry) > now()) return schedule()
+    if (!entry || dueAt(entry, held) > now()) return schedule()
     const claimed = { ...entry, lease: lease() }
     store.put(claimed)
     await deliver(claimed)
   }
 
   function flush() {
-    if (stopped) return
+    // A leaving page starts nothing new: it is about to die, or to sleep in the back/forward cache
+    // until pageshow, which flushes again.
+    if (stopped || leaving) return
+    if (locks) void heldLocks().then(flushWith)
+    else flushWith(undefined)
+  }
+
+  function flushWith(held: HeldLocks) {
+    if (stopped || leaving) return
     const entries = store.pending()
     for (const entry of entries) {
       const id = idOf(entry)
-      if (sending.has(id) || dueAt(entry) > now()) continue
+      if (sending.has(id) || dueAt(entry, held) > now()) continue
       // Ours while the lock is asked for, so neither a timer nor another flush asks twice.
       sending.add(id)
       const run = () => claimAndDeliver(id)
@@ -222,6 +323,7 @@ export function createOutbox({
     // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
     // returned, so the shop's own task pays only for mapping and storing.
     sending.add(id)
+    updateOwnerLock()
     queueMicrotask(() => {
       void deliver(entry)
       dropPastCap()
@@ -254,9 +356,20 @@ export function createOutbox({
     },
     setLeaving(value) {
       leaving = value
+      if (value && locks) {
+        // Leases this page holds now count from its leaving: requests already on the wire get
+        // LEFT_LEASE_MS to land before a later page takes over.
+        for (const id of sending) {
+          const stored = pendingEntry(id)
+          if (stored?.lease?.owner === owner) store.put({ ...stored, lease: { ...stored.lease, since: now() } })
+        }
+      }
+      updateOwnerLock()
+      if (!value) flush()
     },
     stop() {
       stopped = true
+      updateOwnerLock()
       schedule()
     },
   }

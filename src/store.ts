@@ -21,8 +21,12 @@ export interface OutboxEntry {
   createdAt: number
   /** Not to be sent before this time (backoff, Retry-After). */
   nextAt: number
-  /** A tab that is sending this entry, and until when other tabs must leave it alone. */
-  lease?: { owner: string; until: number }
+  /**
+   * A page that is sending this entry, and until when other pages must leave it alone. `since` is
+   * when the lease was written or its page left: where Web Locks tell which pages live, a lease
+   * whose page is gone holds only briefly after that.
+   */
+  lease?: { owner: string; until: number; since?: number }
 }
 
 type StoredRecord = OutboxEntry | { sent: number }

@@ -69,23 +69,72 @@ export function mswServer(fake: FakeTrustpilot) {
   return setupServer(...fake.handlers)
 }
 
-/** A LockManager for one process: exclusive locks by name, granted in the order they were asked for. */
-export function queuedLocks(): LockManager {
-  const tails = new Map<string, Promise<unknown>>()
+/**
+ * Web Locks for several "pages" in one process, as a browser keeps them for one origin: exclusive
+ * and shared locks by name, granted in the order asked for, `query()` of what is held, and `kill()`
+ * to drop every lock of a page, as a browser does when a page dies.
+ */
+export function lockHub() {
+  type Mode = 'exclusive' | 'shared'
+  interface Held {
+    name: string
+    mode: Mode
+    page: number
+  }
+  const held: Held[] = []
+  const queue: Array<Held & { grant: () => void }> = []
+  const compatible = (name: string, mode: Mode) =>
+    held.every((h) => h.name !== name || (mode === 'shared' && h.mode === 'shared'))
+  function pump() {
+    for (let i = 0; i < queue.length; i++) {
+      const ask = queue[i]!
+      if (queue.slice(0, i).some((q) => q.name === ask.name) || !compatible(ask.name, ask.mode)) continue
+      queue.splice(i--, 1)
+      ask.grant()
+    }
+  }
+  let pages = 0
   return {
-    async request(name: string, callback: (lock: Lock | null) => Promise<unknown>) {
-      const before = tails.get(name) ?? Promise.resolve()
-      let release = () => {}
-      tails.set(
-        name,
-        before.then(() => new Promise<void>((resolve) => (release = resolve))),
-      )
-      await before
-      try {
-        return await callback({ name, mode: 'exclusive' } as Lock)
-      } finally {
-        release()
-      }
+    /** The LockManager of one new page. */
+    page(): LockManager & { id: number } {
+      const page = pages++
+      return {
+        id: page,
+        request(name: string, ...args: unknown[]) {
+          const callback = args.pop() as (lock: Lock) => unknown
+          const mode = ((args[0] as LockOptions | undefined)?.mode ?? 'exclusive') as Mode
+          return new Promise((resolve, reject) => {
+            queue.push({
+              name,
+              mode,
+              page,
+              grant: () => {
+                const lock: Held = { name, mode, page }
+                held.push(lock)
+                Promise.resolve()
+                  .then(() => callback({ name, mode } as Lock))
+                  .then(resolve, reject)
+                  .finally(() => {
+                    const at = held.indexOf(lock)
+                    if (at >= 0) held.splice(at, 1)
+                    pump()
+                  })
+              },
+            })
+            pump()
+          })
+        },
+        async query() {
+          return { held: held.map(({ name, mode }) => ({ name, mode })), pending: [] }
+        },
+      } as unknown as LockManager & { id: number }
     },
-  } as unknown as LockManager
+    /** The page died: its locks are released and its waiting requests dropped. */
+    kill(locks: { id: number }) {
+      for (let i = held.length - 1; i >= 0; i--) if (held[i]!.page === locks.id) held.splice(i, 1)
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.page === locks.id) queue.splice(i, 1)
+      pump()
+    },
+    held: () => held.map((h) => h.name),
+  }
 }

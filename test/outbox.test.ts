@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { mapOrder } from '../src/mapping'
-import { MAX_PENDING } from '../src/outbox'
+import { LEFT_LEASE_MS, MAX_PENDING, ownerLockName } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { createStore, MAX_REMEMBERED, parseRecord, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer, outboxUnderTest, queuedLocks } from './helpers'
+import { lockHub, MemoryStorage, mswServer, outboxUnderTest } from './helpers'
 
 const fake = fakeTrustpilot()
 const server = mswServer(fake)
@@ -108,6 +108,8 @@ describe('outbox', () => {
     await Promise.race(tabs.map((t) => t.settled()))
     assert.equal(fake.requests.length, 1)
     assert.deepEqual(tabs.map((t) => t.events.length).sort(), [0, 1])
+    // The other tab's timer would otherwise wake in a later test and act on its storage.
+    for (const tab of tabs) tab.outbox.stop()
   })
 
   const seedPending = (id: string) =>
@@ -124,12 +126,12 @@ describe('outbox', () => {
 
   test('two "tabs" with Web Locks: the second waits for the lock, then finds the entry delivered', async () => {
     seedPending('w')
-    const locks = queuedLocks()
+    const hub = lockHub()
     const tabs = [0, 1].map(() =>
       outboxUnderTest(
         undefined,
         createStore(API_KEY, () => {}),
-        locks,
+        hub.page(),
       ),
     )
     for (const tab of tabs) tab.outbox.flush()
@@ -158,8 +160,115 @@ describe('outbox', () => {
     assert.equal((await settled()).status, 'sent')
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(fake.requests.length, 1)
-    assert.equal(asked, 1)
+    assert.equal(asked, 2, "the entry's lock and the page's owner lock, each asked once")
     assert.equal(activeTimers(), before)
+  })
+
+  /** Stores a pending entry under another page's lease. */
+  const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
+    storage.setItem(
+      key(id),
+      JSON.stringify({
+        invitation: invitation(id),
+        step: 'invite',
+        attempts: 0,
+        createdAt: lease.since,
+        nextAt: lease.since,
+        lease,
+      }),
+    )
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  /** A page that holds its owner lock until it is killed. */
+  function livePage(hub: ReturnType<typeof lockHub>, owner: string) {
+    const locks = hub.page()
+    void locks.request(ownerLockName(owner), () => new Promise(() => {}))
+    return locks
+  }
+
+  test(`a lease whose page holds no owner lock (the page is gone) holds only ${LEFT_LEASE_MS} ms after it was written`, async () => {
+    const since = Date.now()
+    seedLeased('gone', { owner: 'dead-page', since, until: since + 60_000 })
+    const hub = lockHub()
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+      hub.page(),
+    )
+    outbox.flush()
+    await sleep(LEFT_LEASE_MS - 500)
+    assert.equal(fake.requests.length, 0, 'a request written moments ago may still be landing: left alone')
+    assert.equal((await settled()).status, 'sent')
+    const waited = Date.now() - since
+    assert.ok(waited >= LEFT_LEASE_MS && waited < LEFT_LEASE_MS + 1_000, `sent ${waited} ms after the lease`)
+    assert.equal(fake.requests.length, 1)
+    outbox.stop()
+  })
+
+  test("a live page's lease holds past LEFT_LEASE_MS; the moment that page dies, another page sends", async () => {
+    const since = Date.now() - 10_000
+    seedLeased('alive', { owner: 'live-page', since, until: Date.now() + 60_000 })
+    const hub = lockHub()
+    const live = livePage(hub, 'live-page')
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+      hub.page(),
+    )
+    outbox.flush()
+    await sleep(500)
+    assert.equal(fake.requests.length, 0, "a live page's request is never doubled")
+    const died = Date.now()
+    hub.kill(live)
+    assert.equal((await settled()).status, 'sent')
+    assert.ok(Date.now() - died < 300, `sent ${Date.now() - died} ms after the page died`)
+    outbox.stop()
+  })
+
+  test('without Web Locks a lease holds until it expires, as the only guard', async () => {
+    const since = Date.now() - 10_000
+    seedLeased('nolocks', { owner: 'some-page', since, until: Date.now() + 1_500 })
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
+    outbox.flush()
+    await sleep(1_000)
+    assert.equal(fake.requests.length, 0)
+    assert.equal((await settled()).status, 'sent')
+    outbox.stop()
+  })
+
+  test('a page holds its owner lock while sending; on pagehide it lets go and its lease counts from then', async () => {
+    fake.script.push('hang')
+    const hub = lockHub()
+    const leaving = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+      hub.page(),
+    )
+    leaving.outbox.submit(invitation('left'))
+    await sleep(50)
+    const ownerLocks = () => hub.held().filter((name) => name.startsWith('analytics-plugin-trustpilot:owner:'))
+    assert.equal(ownerLocks().length, 1, 'held while the request is out')
+    await sleep(300)
+    const left = Date.now()
+    leaving.outbox.setLeaving(true)
+    await sleep(10) // a lock is released asynchronously, in a browser too
+    assert.deepEqual(ownerLocks(), [], 'released on pagehide')
+    const lease = JSON.parse(storage.getItem(key('left')) ?? '{}').lease
+    assert.ok(lease.since >= left, 'the lease counts from the leaving')
+    const next = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+      hub.page(),
+    )
+    next.outbox.flush()
+    assert.equal((await next.settled()).status, 'sent')
+    const waited = Date.now() - left
+    assert.ok(waited >= LEFT_LEASE_MS - 50 && waited < LEFT_LEASE_MS + 1_000, `sent ${waited} ms after the page left`)
+    assert.deepEqual(leaving.events, [], 'the page that left reports nothing')
+    leaving.outbox.stop()
+    next.outbox.stop()
   })
 
   test(`more than ${MAX_PENDING} pending: the oldest idle one is dropped and reported`, async () => {
