@@ -126,7 +126,8 @@ export function createOutbox({
       const { held = [] } = await locks!.query()
       // Owner locks are exclusive; shared holders are pages watching for an owner to go.
       const owners = held.filter((lock) => lock.mode === 'exclusive').map((lock) => lock.name as string)
-      return (lastSeenLocks = new Set(owners))
+      lastSeenLocks = new Set(owners)
+      return lastSeenLocks
     } catch {
       return undefined
     }
