@@ -100,27 +100,48 @@ test('Trustpilot down when the order is tracked; a later page load delivers it',
   expect((await shop.outcomes()).map((o) => o.status)).toContain('sent')
 })
 
-test('the page navigates away right after track resolves: the invitation still leaves', async ({
-  shop,
-  standIn,
-  page,
-}) => {
-  await shop.open({ settings: settingsFor(standIn) })
-  // The evaluation itself dies with the page it navigates away from.
-  await page
-    .evaluate(async (props) => {
-      await (window as any).analytics.track('Order Completed', props)
-      location.href = 'about:blank'
-    }, order('leaving'))
-    .catch(() => {})
-  await page.waitForURL('about:blank')
-  // The first request went out with keepalive while the page was going away.
-  await expect.poll(() => requestsFor(standIn, 'leaving').length).toBeGreaterThanOrEqual(1)
-  expect(requestsFor(standIn, 'leaving')[0]?.status).toBe(202)
-  // Its 202 reached no page; the next page load sends the products request.
-  await shop.open({ settings: settingsFor(standIn) })
-  await expectCreatedOnce(standIn, 'leaving', page)
-})
+for (const flow of [202, 201] as const) {
+  test(`the page navigates away right after track resolves (${flow} flow): the invitation leaves, and the next page finishes it within 5 s`, async ({
+    shop,
+    standIn,
+    page,
+  }) => {
+    const id = `leaving-${flow}`
+    // Trustpilot answers after the page is gone, so the page never hears it.
+    standIn.latencyMs = 300
+    if (flow === 201) standIn.faults.push(201)
+    // The default timeoutMs: a lease that held until it expired would keep other pages off for 32 s.
+    const settings = settingsFor(standIn, { timeoutMs: 10_000 })
+    await shop.open({ settings })
+    // The classic checkout redirect. The evaluation itself dies with the page it navigates away from.
+    await page
+      .evaluate(async (props) => {
+        await (window as any).analytics.track('Order Completed', props)
+        location.href = '/e2e/pages/elsewhere.html'
+      }, order(id))
+      .catch(() => {})
+    await page.waitForURL('**/elsewhere.html')
+    // The first request went out with keepalive while the page was going away.
+    await expect.poll(() => requestsFor(standIn, id).length).toBeGreaterThanOrEqual(1)
+    expect(requestsFor(standIn, id)[0]?.status).toBe(flow)
+    standIn.latencyMs = 0
+    // The next page of the shop: the dead page's lease no longer holds, and the invitation is done
+    // within 5 s of loading, not after the lease's 32 s.
+    const loaded = Date.now()
+    await shop.open({ settings })
+    await expect.poll(() => createdCount(standIn, id), { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
+    test
+      .info()
+      .annotations.push({ type: 'created after the next page loaded', description: `${Date.now() - loaded} ms` })
+    const pending = () =>
+      page.evaluate(
+        (key) =>
+          Object.keys(localStorage).filter((k) => k === key && !('sent' in JSON.parse(localStorage.getItem(k)!))),
+        `analytics-plugin-trustpilot:delivery-key:${id}`,
+      )
+    await expect.poll(pending).toEqual([])
+  })
+}
 
 test('the same order tracked three times and the page reloaded: one invitation', async ({ shop, standIn, page }) => {
   await shop.open({ settings: settingsFor(standIn) })

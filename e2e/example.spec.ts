@@ -8,7 +8,11 @@ test('placing an order on the example shows the invitation Trustpilot receives',
   try {
     await page.goto(example.url)
     await expect(page.locator('#mode')).toContainText('local Trustpilot stand-in')
-    await page.fill('input[name=email]', 'buyer@example.com')
+    // Replace the pre-filled address as a buyer would: select it, type over it. (page.fill appends
+    // to a pre-filled email input in Firefox over WebDriver BiDi.)
+    await page.click('input[name=email]')
+    await page.keyboard.press('ControlOrMeta+a')
+    await page.keyboard.type('buyer@example.com')
     await page.click('#place-order')
     const wire = page.locator('#wire li')
     await expect(wire).toHaveCount(2)

@@ -23,7 +23,7 @@ const openRemote = (
           creationName: 'Trustpilot',
           libraryName: 'trustpilotDestination',
           url: `${baseURL}/dist/trustpilot.global.js`,
-          settings,
+          settings: shop.withEndpoint(settings),
         },
       ],
       ...(integrations ? { integrations } : {}),
@@ -56,7 +56,7 @@ test('remote plugin: settings edited in the Segment app (cdnSettings.integration
     baseURL,
     {},
     {
-      Trustpilot: { apiKey: 'from-segment-app', source: 'SegmentApp', locale: 'da-DK' },
+      Trustpilot: shop.withEndpoint({ apiKey: 'from-segment-app', source: 'SegmentApp', locale: 'da-DK' }),
     },
   )
   await shop.track('Order Completed', SEED_PROPERTIES)
@@ -96,7 +96,7 @@ test('Segment snippet + the plugin imported from a CDN URL, nothing bundled', as
     }
     return route.abort()
   })
-  await page.goto('/e2e/pages/snippet.html')
+  await page.goto(`/e2e/pages/snippet.html?endpoint=${encodeURIComponent(trustpilotApi.url)}`)
   await page.evaluate(() => (window as any).registered)
   await page.evaluate(() =>
     (window as any).analytics.track('Order Completed', { order_id: 'cdn-1', email: 'cdn@example.com' }),

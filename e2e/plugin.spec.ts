@@ -1,5 +1,5 @@
 /**
- * The plugin in analytics-next in Chromium, loaded from the built files, against msw's fake Trustpilot.
+ * The plugin in analytics-next, loaded from the built files, against msw's fake Trustpilot.
  */
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import type { FakeTrustpilot } from '../test/handlers'
@@ -33,7 +33,7 @@ for (const via of ['module', 'global'] as const) {
     })
     expect(trustpilotApi.requests).toHaveLength(2)
     const [first, second] = trustpilotApi.requests
-    expect(first?.url).toBe(`https://invitejs.trustpilot.com/api/${API_KEY}/invitation`)
+    expect(first?.url).toBe(`${trustpilotApi.url}/api/${API_KEY}/invitation`)
     expect(first?.contentType).toBe('application/json')
     expect(first?.body).toEqual(SEED_FIRST_BODY)
     expect(second?.url).toBe(first?.url)

@@ -27,7 +27,7 @@
  */
 import { cpus } from 'node:os'
 import { type Browser, chromium, type Page } from '@playwright/test'
-import { findChromium } from '../e2e/support/chromium'
+import { findChromium } from '../e2e/support/browsers'
 import buildTestPages from '../e2e/support/global-setup'
 import { KEY_PREFIX } from '../src/store'
 import { type StandIn, startStandIn } from './stand-in'

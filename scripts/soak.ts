@@ -8,7 +8,7 @@
  * non-zero if any was lost.
  */
 import { type Browser, type BrowserContext, chromium, type Page } from '@playwright/test'
-import { findChromium } from '../e2e/support/chromium'
+import { findChromium } from '../e2e/support/browsers'
 import { startStandIn } from './stand-in'
 import { startStaticServer } from './static-server'
 

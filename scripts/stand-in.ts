@@ -7,10 +7,13 @@
  *
  * It plays the protocol (202 to a request without products, 201 to one with them), answers CORS with
  * credentials, and can be told to fail: a status for the next N requests, drop the connection, hang,
- * or be down (not listening at all).
+ * or be down (not listening at all). It also serves the tests' tp.min.js stand-in at /tp.min.js.
  */
+import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+
+const TP_STAND_IN = new URL('../e2e/pages/tp-stand-in.js', import.meta.url)
 
 /** What to do with one request: answer normally, with a status, reset the socket, or never answer. */
 export type Fault = number | 'reset' | 'hang' | 'accept-then-reset'
@@ -75,6 +78,11 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     const match = /^\/api\/([^/]+)\/invitation$/.exec(req.url?.split('?')[0] ?? '')
     if (req.method === 'OPTIONS') {
       res.writeHead(204, cors(req)).end()
+      return
+    }
+    if (req.method === 'GET' && req.url === '/tp.min.js') {
+      // The tests' stand-in for Trustpilot's own script, served from the endpoint as the real one is.
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(await readFile(TP_STAND_IN))
       return
     }
     if (!match || req.method !== 'POST') {

@@ -1,6 +1,6 @@
 /**
  * msw handlers that play Trustpilot's invitation endpoint. The same handlers serve the Node tests
- * (msw/node) and the browser tests (@msw/playwright routes the page's requests through them).
+ * (msw/node) and the browser tests, as a real loopback server (e2e/support/trustpilot-server.ts).
  */
 import { delay, HttpResponse, http } from 'msw'
 import { DEFAULT_ENDPOINT } from './fixtures'
@@ -34,6 +34,7 @@ const cors = (request: Request) => ({
   'Access-Control-Allow-Headers': 'Content-Type',
 })
 
+/** @param endpoint the origin (and path) to answer on; '' for a server's own origin */
 export function fakeTrustpilot(endpoint = DEFAULT_ENDPOINT, fallback: Behaviour = 'protocol'): FakeTrustpilot {
   const fake: FakeTrustpilot = { handlers: [], requests: [], script: [], fallback }
   fake.handlers = [

@@ -1,6 +1,15 @@
 // Test harness: loads analytics-next offline (cdnSettings given, Segment.io off) with the Trustpilot
 // plugin from dist/ and a second destination that records every event it receives. Classic script,
 // no build step: the plugin itself is loaded exactly as a shop loads it.
+// ?storage=throws: localStorage that throws on access (privacy modes, sandboxed frames), set up
+// before the plugin loads, for drivers that can't inject a script ahead of the page (WebDriver).
+if (new URLSearchParams(location.search).get('storage') === 'throws') {
+  Object.defineProperty(window, 'localStorage', {
+    get() {
+      throw new DOMException('denied', 'SecurityError')
+    },
+  })
+}
 window.received = []
 window.outcomes = []
 window.errors = []

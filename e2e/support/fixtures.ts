@@ -2,15 +2,18 @@
  * Playwright fixtures shared by the browser tests:
  * - `site`: the repository served on 127.0.0.1 (one per worker); tests load dist/ from it.
  * - `trustpilotApi`: the msw fake of Trustpilot (test/handlers.ts, the same handlers the Node tests
- *   use), routed into the page with @msw/playwright.
- * - `standIn`: a real HTTP Trustpilot on 127.0.0.1, for what routing can't see (pagehide requests).
+ *   use), served on 127.0.0.1 with @mswjs/http-middleware; `shop` points the plugin's endpoint at it.
+ * - `standIn`: a real HTTP Trustpilot on 127.0.0.1 that can fail on cue and counts what it created.
  * - `shop`: opens the harness page and drives analytics-next in it.
  */
-import { defineNetworkFixture } from '@msw/playwright'
 import { test as base, type Page } from '@playwright/test'
 import { type StandIn, startStandIn } from '../../scripts/stand-in'
 import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { type FakeTrustpilot, fakeTrustpilot } from '../../test/handlers'
+import { serveHandlers } from './trustpilot-server'
+
+/** The msw fake of Trustpilot, and the loopback origin it answers on. */
+export type TrustpilotApi = FakeTrustpilot & { url: string }
 
 export interface StartOptions {
   /** How the plugin is loaded: ES module import, classic <script>, or not at all (remote plugin). */
@@ -28,11 +31,22 @@ export interface Outcome {
 }
 
 export class Shop {
+  /** Where the plugin sends invitations when a test's settings don't say: set by `trustpilotApi`. */
+  endpoint: string | undefined
+
   constructor(readonly page: Page) {}
+
+  /** The settings with `endpoint` filled in, when a test uses the msw fake and didn't set one. */
+  withEndpoint<T extends Record<string, unknown> | undefined>(settings: T): T {
+    return settings && this.endpoint && !('endpoint' in settings) ? { endpoint: this.endpoint, ...settings } : settings
+  }
 
   async open(options: StartOptions, path = '/e2e/pages/harness.html') {
     await this.page.goto(path)
-    await this.page.evaluate((o) => (window as any).start(o), options)
+    await this.page.evaluate((o) => (window as any).start(o), {
+      ...options,
+      settings: this.withEndpoint(options.settings),
+    })
   }
 
   /** Calls analytics.track in the page and resolves when analytics-next resolved it. */
@@ -78,40 +92,49 @@ export class Shop {
   }
 }
 
-export const test = base.extend<
-  { trustpilotApi: FakeTrustpilot; standIn: StandIn; shop: Shop },
-  { site: StaticServer }
->({
-  site: [
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-    async ({}, use) => {
-      // A page asked for with ?csp=<policy> is served under that Content-Security-Policy.
-      const site = await startStaticServer('.', 0, {
-        headers: (url) => {
-          const csp = url.searchParams.get('csp')
-          return csp ? { 'Content-Security-Policy': csp } : undefined
-        },
-      })
-      await use(site)
-      await site.close()
+/** The repository served on 127.0.0.1; a page asked for with ?csp=<policy> gets that policy. */
+export const serveSite = () =>
+  startStaticServer('.', 0, {
+    headers: (url) => {
+      const csp = url.searchParams.get('csp')
+      return csp ? { 'Content-Security-Policy': csp } : undefined
     },
-    { scope: 'worker' },
-  ],
-  baseURL: async ({ site }, use) => use(site.url),
-  trustpilotApi: async ({ context }, use) => {
-    const fake = fakeTrustpilot()
-    const network = defineNetworkFixture({ context, handlers: fake.handlers, onUnhandledRequest: 'bypass' })
-    await network.enable()
-    await use(fake)
-    await network.disable()
+  })
+
+/** The msw fake of Trustpilot on a loopback server of its own, for one test. */
+export async function serveTrustpilotApi(): Promise<TrustpilotApi & { close(): Promise<void> }> {
+  // No origin in the handlers' paths: the server resolves them against its own.
+  const fake = fakeTrustpilot('')
+  const server = await serveHandlers(fake.handlers)
+  return Object.assign(fake, { url: server.url, close: server.close })
+}
+
+export const test = base.extend<{ trustpilotApi: TrustpilotApi; standIn: StandIn; shop: Shop }, { site: StaticServer }>(
+  {
+    site: [
+      // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+      async ({}, use) => {
+        const site = await serveSite()
+        await use(site)
+        await site.close()
+      },
+      { scope: 'worker' },
+    ],
+    baseURL: async ({ site }, use) => use(site.url),
+    trustpilotApi: async ({ shop }, use) => {
+      const api = await serveTrustpilotApi()
+      shop.endpoint = api.url
+      await use(api)
+      await api.close()
+    },
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+    standIn: async ({}, use) => {
+      const standIn = await startStandIn()
+      await use(standIn)
+      await standIn.close()
+    },
+    shop: async ({ page }, use) => use(new Shop(page)),
   },
-  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-  standIn: async ({}, use) => {
-    const standIn = await startStandIn()
-    await use(standIn)
-    await standIn.close()
-  },
-  shop: async ({ page }, use) => use(new Shop(page)),
-})
+)
 
 export { expect } from '@playwright/test'

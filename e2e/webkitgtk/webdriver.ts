@@ -1,0 +1,179 @@
+/**
+ * Fixtures for the WebKit suite: WebKitGTK's MiniBrowser driven over W3C WebDriver with
+ * selenium-webdriver, since Playwright can't drive a stock WebKit. Playwright Test still runs and
+ * reports it, as its `webkitgtk` project, beside the Chromium and Firefox suites.
+ *
+ * - `webkitDriver` (per worker): a display (Xvfb, started here when none is set) and WebKitWebDriver.
+ * - `browser` (per test): a fresh MiniBrowser session, so storage starts empty.
+ * - `shop`: the harness page, driven through the session as `e2e/support/fixtures.ts` drives it.
+ * - `site`, `trustpilotApi`, `standIn`: the same local servers the Playwright suite uses.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { test as base } from '@playwright/test'
+import { Builder, type WebDriver } from 'selenium-webdriver'
+import { type StandIn, startStandIn } from '../../scripts/stand-in'
+import type { StaticServer } from '../../scripts/static-server'
+import { findWebKitGtk } from '../support/browsers'
+import { type Outcome, type StartOptions, serveSite, serveTrustpilotApi, type TrustpilotApi } from '../support/fixtures'
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+    probe.once('error', reject)
+  })
+
+/** Waits for `ready` to hold, every 100 ms, for at most `ms`; throws `what` past that. */
+async function waitUntil(ready: () => Promise<boolean>, ms: number, what: string) {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await ready().catch(() => false)) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${what} within ${ms} ms`)
+}
+
+/** Starts Xvfb on a free display number and resolves with it, e.g. ":99". */
+function startXvfb(path: string): Promise<{ display: string; process: ChildProcess }> {
+  const xvfb = spawn(path, ['-displayfd', '3', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolve, reject) => {
+    let errors = ''
+    xvfb.stderr?.on('data', (chunk) => {
+      errors += chunk
+    })
+    xvfb.stdio[3]?.once('data', (chunk) => resolve({ display: `:${String(chunk).trim()}`, process: xvfb }))
+    xvfb.once('exit', (code) => reject(new Error(`Xvfb exited with ${code}: ${errors}`)))
+  })
+}
+
+export interface WebKitDriver {
+  url: string
+  browser: string
+}
+
+/** The harness page in MiniBrowser: the same calls as the Playwright suite's Shop. */
+export class WebDriverShop {
+  endpoint: string | undefined
+
+  constructor(
+    readonly driver: WebDriver,
+    readonly baseURL: string,
+  ) {}
+
+  withEndpoint<T extends Record<string, unknown> | undefined>(settings: T): T {
+    return settings && this.endpoint && !('endpoint' in settings) ? { endpoint: this.endpoint, ...settings } : settings
+  }
+
+  async open(options: StartOptions, path = '/e2e/pages/harness.html') {
+    await this.driver.get(this.baseURL + path)
+    const started = await this.driver.executeAsyncScript<string>(
+      `const done = arguments[arguments.length - 1]
+      window.start(arguments[0]).then(() => done('ok'), (e) => done(String(e)))`,
+      { ...options, settings: this.withEndpoint(options.settings) },
+    )
+    if (started !== 'ok') throw new Error(`start() failed: ${started}`)
+  }
+
+  /** Calls analytics.track in the page and resolves when analytics-next resolved it. */
+  async track(event: string, properties: Record<string, unknown>, options?: Record<string, unknown>) {
+    const result = await this.driver.executeAsyncScript<string>(
+      `const done = arguments[arguments.length - 1]
+      window.analytics.track(arguments[0], arguments[1], arguments[2]).then(() => done('ok'), (e) => done(String(e)))`,
+      event,
+      properties,
+      options ?? {},
+    )
+    if (result !== 'ok') throw new Error(`track failed: ${result}`)
+  }
+
+  /**
+   * The classic checkout redirect: tracks the order and, the moment `track` resolves, sends the
+   * page to `url`. Resolves once the browser is there.
+   */
+  async trackThenLeave(properties: Record<string, unknown>, url: string) {
+    await this.driver.executeScript(
+      `window.analytics.track('Order Completed', arguments[0]).then(() => { location.href = arguments[1] })`,
+      properties,
+      url,
+    )
+    await waitUntil(async () => (await this.driver.getCurrentUrl()) === url, 10_000, `no navigation to ${url}`)
+  }
+
+  outcomes(): Promise<Outcome[]> {
+    return this.driver.executeScript<Outcome[]>('return window.outcomes')
+  }
+
+  async waitForOutcome(status: string, referenceId?: string, ms = 10_000) {
+    const match = (o: Outcome) => o.status === status && (!referenceId || o.referenceId === referenceId)
+    await waitUntil(async () => (await this.outcomes()).some(match), ms, `no "${status}" outcome`)
+    return (await this.outcomes()).find(match)
+  }
+}
+
+export const test = base.extend<
+  { driver: WebDriver; shop: WebDriverShop; trustpilotApi: TrustpilotApi; standIn: StandIn },
+  { site: StaticServer; webkitDriver: WebKitDriver }
+>({
+  webkitDriver: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+    async ({}, use) => {
+      const found = findWebKitGtk()
+      if ('error' in found) throw new Error(found.error)
+      let display = process.env.DISPLAY
+      let xvfb: ChildProcess | undefined
+      if (!display && found.xvfb) ({ display, process: xvfb } = await startXvfb(found.xvfb))
+      const port = await freePort()
+      const driver = spawn(found.driver, [`--port=${port}`], {
+        env: { ...process.env, DISPLAY: display },
+        stdio: 'ignore',
+      })
+      const url = `http://127.0.0.1:${port}`
+      await waitUntil(async () => (await fetch(`${url}/status`)).ok, 10_000, 'WebKitWebDriver did not start')
+      await use({ url, browser: found.browser })
+      driver.kill()
+      xvfb?.kill()
+    },
+    { scope: 'worker' },
+  ],
+  site: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+    async ({}, use) => {
+      const site = await serveSite()
+      await use(site)
+      await site.close()
+    },
+    { scope: 'worker' },
+  ],
+  driver: async ({ webkitDriver }, use) => {
+    const driver = await new Builder()
+      .usingServer(webkitDriver.url)
+      .withCapabilities({
+        browserName: 'MiniBrowser',
+        'webkitgtk:browserOptions': { binary: webkitDriver.browser, args: ['--automation'] },
+      })
+      .build()
+    await driver.manage().setTimeouts({ script: 20_000, pageLoad: 20_000 })
+    await use(driver)
+    await driver.quit()
+  },
+  shop: async ({ driver, site }, use) => use(new WebDriverShop(driver, site.url)),
+  trustpilotApi: async ({ shop }, use) => {
+    const api = await serveTrustpilotApi()
+    shop.endpoint = api.url
+    await use(api)
+    await api.close()
+  },
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+  standIn: async ({}, use) => {
+    const standIn = await startStandIn()
+    await use(standIn)
+    await standIn.close()
+  },
+})
+
+export { expect } from '@playwright/test'

@@ -1,0 +1,128 @@
+/**
+ * The plugin in WebKit (WebKitGTK's MiniBrowser over WebDriver), loaded from the built files: the
+ * seed order, a page that leaves right after `track`, Trustpilot down, storage that throws, the
+ * remote plugin and the script transport. Safari's engine is where most buyers meet a thank-you page.
+ */
+import type { StandIn } from '../../scripts/stand-in'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
+import { expect, test } from './webdriver'
+
+const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
+const settingsFor = (standIn: StandIn) => ({ apiKey: 'webkit-key', endpoint: standIn.url, timeoutMs: 1_000 })
+const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+/** A page of the shop that is not the harness, for the buyer to leave to. */
+const elsewhere = (baseURL: string) => `${baseURL}/e2e/pages/elsewhere.html`
+
+test('seed order: 202, the products request, 201, outcome sent', async ({ shop, trustpilotApi }) => {
+  await shop.open({ via: 'module', settings: { apiKey: API_KEY } })
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  const outcome = await shop.waitForOutcome('sent')
+  // WebDriver returns the absent `error` as null.
+  expect(outcome).toEqual({
+    status: 'sent',
+    referenceId: SEED_FIRST_BODY.referenceId,
+    reason: 'accepted by Trustpilot',
+    error: null,
+  })
+  expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+  expect(trustpilotApi.requests.map((r) => r.contentType)).toEqual(['application/json', 'application/json'])
+})
+
+for (const flow of [202, 201] as const) {
+  test(`the page leaves right after track resolves (${flow} flow): delivered, by the next page within 5 s if need be`, async ({
+    shop,
+    standIn,
+    site,
+  }) => {
+    // The stand-in answers late enough that the page is gone before it hears the answer.
+    standIn.latencyMs = 300
+    if (flow === 201) standIn.faults.push(201)
+    await shop.open({ settings: settingsFor(standIn) })
+    await shop.trackThenLeave(order(`leave-${flow}`), elsewhere(site.url))
+    await expect.poll(() => requestsFor(standIn, `leave-${flow}`).length).toBeGreaterThanOrEqual(1)
+    expect(requestsFor(standIn, `leave-${flow}`)[0]?.status).toBe(flow)
+    standIn.latencyMs = 0
+    const loaded = Date.now()
+    await shop.open({ settings: settingsFor(standIn) })
+    await expect.poll(() => standIn.created.get(`leave-${flow}`) ?? 0, { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
+    test
+      .info()
+      .annotations.push({ type: 'created after the next page loaded', description: `${Date.now() - loaded} ms` })
+    // Nothing stays pending: the next page recorded the delivery.
+    await expect
+      .poll(() =>
+        shop.driver.executeScript<number>(
+          'return Object.keys(localStorage).filter((k) => k.startsWith("analytics-plugin-trustpilot:webkit-key:")).map((k) => JSON.parse(localStorage.getItem(k))).filter((r) => !("sent" in r)).length',
+        ),
+      )
+      .toBe(0)
+  })
+}
+
+test('Trustpilot down, the buyer leaves, a later page delivers', async ({ shop, standIn, site }) => {
+  await standIn.down()
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('down'))
+  await shop.waitForOutcome('retrying', 'down')
+  await shop.driver.get(elsewhere(site.url))
+  await standIn.up()
+  expect(standIn.requests).toHaveLength(0)
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.waitForOutcome('sent', 'down')
+  expect(requestsFor(standIn, 'down').map((r) => r.status)).toEqual([202, 201])
+  expect(standIn.created.get('down')).toBe(1)
+})
+
+test('localStorage that throws: delivered in-session, retries included', async ({ shop, standIn }) => {
+  standIn.faults.push(500)
+  await shop.open({ settings: settingsFor(standIn) }, '/e2e/pages/harness.html?storage=throws')
+  await shop.track('Order Completed', order('nostorage'))
+  await shop.waitForOutcome('sent', 'nostorage')
+  expect((await shop.outcomes()).map((o) => o.status)).toEqual(['retrying', 'sent'])
+  expect(requestsFor(standIn, 'nostorage').map((r) => r.status)).toEqual([500, 202, 201])
+})
+
+test('remote plugin: analytics-next loads dist/trustpilot.global.js (a classic script) from remotePlugins', async ({
+  shop,
+  trustpilotApi,
+  site,
+}) => {
+  await shop.open({
+    via: 'none',
+    cdnSettings: {
+      remotePlugins: [
+        {
+          name: 'Trustpilot',
+          creationName: 'Trustpilot',
+          libraryName: 'trustpilotDestination',
+          url: `${site.url}/dist/trustpilot.global.js`,
+          settings: shop.withEndpoint({ apiKey: API_KEY }),
+        },
+      ],
+    },
+  })
+  const scripts = await shop.driver.executeScript<string[]>(
+    'return [...document.scripts].map((s) => new URL(s.src || location.href).pathname)',
+  )
+  expect(scripts).toContain('/dist/trustpilot.global.js')
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  await shop.waitForOutcome('sent')
+  expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+})
+
+test("transport: 'script' hands the invitation to tp.min.js (the stand-in) and reports its answer", async ({
+  shop,
+  standIn,
+}) => {
+  await shop.open({ settings: { ...settingsFor(standIn), transport: 'script' } })
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  await shop.waitForOutcome('sent', SEED_FIRST_BODY.referenceId)
+  const calls = await shop.driver.executeScript<unknown[][]>('return window.tpCalls')
+  expect(calls).toEqual([
+    ['register', 'webkit-key'],
+    ['on', 'createInvitation'],
+    ['createInvitation', SEED_SECOND_BODY],
+  ])
+  const scripts = await shop.driver.executeScript<string[]>('return [...document.scripts].map((s) => s.src)')
+  expect(scripts).toContain(`${standIn.url}/tp.min.js`)
+})
