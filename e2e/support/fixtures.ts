@@ -30,6 +30,10 @@ export interface Outcome {
   error?: string
 }
 
+/** `settings` with `endpoint` filled in, when there is one to fill in and the settings name none. */
+export const withEndpoint = <T extends Record<string, unknown> | undefined>(settings: T, endpoint?: string): T =>
+  settings && endpoint && !('endpoint' in settings) ? { endpoint, ...settings } : settings
+
 export class Shop {
   /** Where the plugin sends invitations when a test's settings don't say: set by `trustpilotApi`. */
   endpoint: string | undefined
@@ -38,7 +42,7 @@ export class Shop {
 
   /** The settings with `endpoint` filled in, when a test uses the msw fake and didn't set one. */
   withEndpoint<T extends Record<string, unknown> | undefined>(settings: T): T {
-    return settings && this.endpoint && !('endpoint' in settings) ? { endpoint: this.endpoint, ...settings } : settings
+    return withEndpoint(settings, this.endpoint)
   }
 
   async open(options: StartOptions, path = '/e2e/pages/harness.html') {

@@ -8,53 +8,19 @@
  * - `shop`: the harness page, driven through the session as `e2e/support/fixtures.ts` drives it.
  * - `site`, `trustpilotApi`, `standIn`: the same local servers the Playwright suite uses.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { test as base } from '@playwright/test'
-import { Builder, type WebDriver } from 'selenium-webdriver'
+import type { WebDriver } from 'selenium-webdriver'
 import { type StandIn, startStandIn } from '../../scripts/stand-in'
 import type { StaticServer } from '../../scripts/static-server'
-import { findWebKitGtk } from '../support/browsers'
-import { type Outcome, type StartOptions, serveSite, serveTrustpilotApi, type TrustpilotApi } from '../support/fixtures'
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-    probe.once('error', reject)
-  })
-
-/** Waits for `ready` to hold, every 100 ms, for at most `ms`; throws `what` past that. */
-async function waitUntil(ready: () => Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    if (await ready().catch(() => false)) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`${what} within ${ms} ms`)
-}
-
-/** Starts Xvfb on a free display number and resolves with it, e.g. ":99". */
-function startXvfb(path: string): Promise<{ display: string; process: ChildProcess }> {
-  const xvfb = spawn(path, ['-displayfd', '3', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolve, reject) => {
-    let errors = ''
-    xvfb.stderr?.on('data', (chunk) => {
-      errors += chunk
-    })
-    xvfb.stdio[3]?.once('data', (chunk) => resolve({ display: `:${String(chunk).trim()}`, process: xvfb }))
-    xvfb.once('exit', (code) => reject(new Error(`Xvfb exited with ${code}: ${errors}`)))
-  })
-}
-
-export interface WebKitDriver {
-  url: string
-  browser: string
-}
+import {
+  type Outcome,
+  type StartOptions,
+  serveSite,
+  serveTrustpilotApi,
+  type TrustpilotApi,
+  withEndpoint,
+} from '../support/fixtures'
+import { newWebKitSession, startWebKitDriver, type WebKitDriver, waitUntil } from '../support/webkitgtk'
 
 /** The harness page in MiniBrowser: the same calls as the Playwright suite's Shop. */
 export class WebDriverShop {
@@ -66,7 +32,7 @@ export class WebDriverShop {
   ) {}
 
   withEndpoint<T extends Record<string, unknown> | undefined>(settings: T): T {
-    return settings && this.endpoint && !('endpoint' in settings) ? { endpoint: this.endpoint, ...settings } : settings
+    return withEndpoint(settings, this.endpoint)
   }
 
   async open(options: StartOptions, path = '/e2e/pages/harness.html') {
@@ -122,21 +88,9 @@ export const test = base.extend<
   webkitDriver: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
     async ({}, use) => {
-      const found = findWebKitGtk()
-      if ('error' in found) throw new Error(found.error)
-      let display = process.env.DISPLAY
-      let xvfb: ChildProcess | undefined
-      if (!display && found.xvfb) ({ display, process: xvfb } = await startXvfb(found.xvfb))
-      const port = await freePort()
-      const driver = spawn(found.driver, [`--port=${port}`], {
-        env: { ...process.env, DISPLAY: display },
-        stdio: 'ignore',
-      })
-      const url = `http://127.0.0.1:${port}`
-      await waitUntil(async () => (await fetch(`${url}/status`)).ok, 10_000, 'WebKitWebDriver did not start')
-      await use({ url, browser: found.browser })
-      driver.kill()
-      xvfb?.kill()
+      const driver = await startWebKitDriver()
+      await use(driver)
+      await driver.close()
     },
     { scope: 'worker' },
   ],
@@ -150,14 +104,7 @@ export const test = base.extend<
     { scope: 'worker' },
   ],
   driver: async ({ webkitDriver }, use) => {
-    const driver = await new Builder()
-      .usingServer(webkitDriver.url)
-      .withCapabilities({
-        browserName: 'MiniBrowser',
-        'webkitgtk:browserOptions': { binary: webkitDriver.browser, args: ['--automation'] },
-      })
-      .build()
-    await driver.manage().setTimeouts({ script: 20_000, pageLoad: 20_000 })
+    const driver = await newWebKitSession(webkitDriver)
     await use(driver)
     await driver.quit()
   },
