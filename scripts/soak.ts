@@ -1,16 +1,113 @@
 /**
- * `npm run soak`: a bounded fault-injection run in real Chromium against the loopback stand-in.
+ * `npm run soak`: a bounded fault-injection run in a real browser against the loopback stand-in.
+ *
+ * The engine: `--browser chromium|firefox|webkit` or SOAK_BROWSER (default chromium). Chromium and
+ * Firefox are driven by Playwright; WebKit is WebKitGTK's MiniBrowser over WebDriver.
  *
  * Up to SOAK_ORDERS orders (default 200) are tracked across several tabs while the stand-in answers
  * 5xx, drops connections and hangs, and the tabs navigate away, reload, close and open. Then one tab
  * stays open until every order is delivered or the 2-minute budget runs out. It prints how many
  * orders Trustpilot created (delivered), never (lost) and more than once (duplicated), and exits
- * non-zero if any was lost.
+ * non-zero if any was lost. A step of the driver that fails or times out (a navigation, a script) is
+ * counted as a driver fault and the run goes on; an order whose `track` call failed that way and
+ * never reached Trustpilot is counted apart, as not tracked.
  */
-import { type Browser, type BrowserContext, chromium, type Page } from '@playwright/test'
-import { findChromium } from '../e2e/support/browsers'
+import { parseArgs } from 'node:util'
+import { chromium, firefox, type Page } from '@playwright/test'
+import type { WebDriver } from 'selenium-webdriver'
+import { findChromium, findFirefox } from '../e2e/support/browsers'
+import { newWebKitSession, startWebKitDriver } from '../e2e/support/webkitgtk'
 import { startStandIn } from './stand-in'
 import { startStaticServer } from './static-server'
+
+const ENGINES = ['chromium', 'firefox', 'webkit'] as const
+type Engine = (typeof ENGINES)[number]
+const { values: args } = parseArgs({ options: { browser: { type: 'string' } } })
+const engine = (args.browser ?? process.env.SOAK_BROWSER ?? 'chromium') as Engine
+if (!ENGINES.includes(engine)) {
+  console.error(`soak: unknown browser "${engine}"; use one of ${ENGINES.join(', ')}`)
+  process.exit(2)
+}
+
+/** One tab of the shop, whatever drives it. `run` evaluates an expression (awaiting a promise). */
+interface Tab {
+  goto(url: string): Promise<void>
+  run(expression: string): Promise<unknown>
+  reload(): Promise<void>
+  close(): Promise<void>
+}
+interface Session {
+  newTab(): Promise<Tab>
+  close(): Promise<void>
+}
+
+async function playwrightSession(which: 'chromium' | 'firefox'): Promise<Session> {
+  const found = which === 'chromium' ? findChromium() : findFirefox()
+  if ('error' in found) throw new Error(found.error)
+  const type = which === 'chromium' ? chromium : firefox
+  const browser = await type.launch({
+    executablePath: found.executablePath,
+    ...(found.channel && found.executablePath ? { channel: found.channel } : {}),
+  })
+  const context = await browser.newContext()
+  const tab = (page: Page): Tab => ({
+    goto: async (url) => void (await page.goto(url)),
+    run: (expression) => page.evaluate(expression),
+    reload: async () => void (await page.reload()),
+    close: () => page.close(),
+  })
+  return { newTab: async () => tab(await context.newPage()), close: () => browser.close() }
+}
+
+/** WebDriver has one current window: every step of a tab first switches to it. */
+async function webkitSession(): Promise<Session> {
+  const driver = await startWebKitDriver()
+  let session: WebDriver
+  try {
+    session = await newWebKitSession(driver)
+  } catch (error) {
+    await driver.close()
+    throw error
+  }
+  let first = true
+  const tab = (handle: string): Tab => {
+    const here = () => session.switchTo().window(handle)
+    return {
+      goto: async (url) => {
+        await here()
+        await session.get(url)
+      },
+      run: async (expression) => {
+        await here()
+        const result = await session.executeAsyncScript<{ value?: unknown; error?: string }>(
+          `const done = arguments[arguments.length - 1]
+          Promise.resolve().then(() => ${expression}).then((value) => done({ value }), (e) => done({ error: String(e) }))`,
+        )
+        if (result?.error) throw new Error(result.error)
+        return result?.value
+      },
+      reload: async () => {
+        await here()
+        await session.navigate().refresh()
+      },
+      close: async () => {
+        await here()
+        await session.close()
+      },
+    }
+  }
+  return {
+    async newTab() {
+      if (!first) await session.switchTo().newWindow('tab')
+      first = false
+      return tab(await session.getWindowHandle())
+    },
+    close: async () => {
+      await session.quit().catch(() => {})
+      await driver.close()
+    },
+  }
+}
 
 const ORDERS = Math.min(200, Number(process.env.SOAK_ORDERS ?? 200))
 const BUDGET_MS = 120_000
@@ -28,17 +125,10 @@ const pick = <T>(weights: Array<[T, number]>): T => {
   return weights[0]![0]
 }
 
-const choice = findChromium()
-if ('error' in choice) {
-  console.error(choice.error)
-  process.exit(1)
-}
-
 const site = await startStaticServer('.')
 const standIn = await startStandIn()
 const settings = { apiKey: 'soak-key', endpoint: standIn.url, timeoutMs: 1_000, debug: !!process.env.SOAK_DEBUG }
 const events: string[] = []
-const pageIds = new Map<Page, number>()
 /** When a page was sent away (navigation, reload, closed tab). */
 const deaths: number[] = []
 const counts = {
@@ -50,39 +140,53 @@ const counts = {
   'tabs opened': 0,
   'tabs closed': 0,
   'tracked twice': 0,
+  'driver faults': 0,
 }
-let browser: Browser | undefined
+/** Orders whose `track` call failed in the driver: tracked only if Trustpilot saw them. */
+const unconfirmed = new Set<string>()
+let session: Session | undefined
 
-const consoleHooked = new WeakSet<Page>()
-async function openShop(page: Page) {
-  if (process.env.SOAK_DEBUG && !consoleHooked.has(page)) {
-    consoleHooked.add(page)
-    page.on('console', (m) => events.push(`${elapsed()}: [page ${pageIds.get(page)}] ${m.text()}`))
-    pageIds.set(page, pageIds.size)
+/** How long one step of the driver may take before it counts as a fault. */
+const STEP_MS = 15_000
+
+/** Runs one step of the driver, bounded; a failure or timeout is counted, never thrown. */
+async function step<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([
+      action(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${STEP_MS} ms`)), STEP_MS)
+      }),
+    ])
+  } catch (error) {
+    counts['driver faults']++
+    events.push(`${elapsed()}: driver fault in ${what}: ${(error as Error).message?.split('\n')[0]}`)
+    return undefined
+  } finally {
+    clearTimeout(timer)
   }
-  await page.goto(`${site.url}/e2e/pages/harness.html`)
-  await page.evaluate((s) => (window as any).start({ settings: s }), settings)
 }
 
-/** Tracks one order; a page that navigates meanwhile ends the evaluation, which is the point. */
-const track = (page: Page, id: string) =>
-  page
-    .evaluate(
-      ([orderId]) =>
-        (window as any).analytics.track('Order Completed', {
-          order_id: orderId,
-          email: `${orderId}@example.com`,
-          products: [{ sku: `sku-${orderId}`, name: 'Soak product' }],
-        }),
-      [id],
-    )
-    .then(() => true)
-    .catch(() => false)
+const openShop = (tab: Tab) =>
+  step('opening the shop', async () => {
+    await tab.goto(`${site.url}/e2e/pages/harness.html`)
+    await tab.run(`window.start({ settings: ${JSON.stringify(settings)} })`)
+    return true
+  })
+
+/** Tracks one order and resolves once analytics-next resolved `track`. */
+async function track(tab: Tab, id: string) {
+  const order = { order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}`, name: 'Soak product' }] }
+  const done = await step(`track ${id}`, () =>
+    tab.run(`window.analytics.track('Order Completed', ${JSON.stringify(order)}).then(() => true)`),
+  )
+  if (!done) unconfirmed.add(id)
+}
 
 try {
-  browser = await chromium.launch({ executablePath: choice.executablePath })
-  const context: BrowserContext = await browser.newContext()
-  const tabs: Page[] = [await context.newPage()]
+  session = await (engine === 'webkit' ? webkitSession() : playwrightSession(engine))
+  const tabs: Tab[] = [await session.newTab()]
   await openShop(tabs[0]!)
 
   let tracked = 0
@@ -107,7 +211,7 @@ try {
       await track(tabs[Math.floor(Math.random() * tabs.length)]!, id)
     }
     // The buyer stays on the thank-you page for a moment (0–600 ms), then maybe leaves.
-    await tab.waitForTimeout(Math.random() * 600).catch(() => {})
+    await new Promise((r) => setTimeout(r, Math.random() * 600))
     const action = pick([
       ['stay', 65],
       ['navigate', 15],
@@ -120,29 +224,40 @@ try {
       deaths.push(Date.now())
     if (action === 'navigate') {
       counts.navigations++
-      await tab.goto('about:blank').catch(() => {})
+      await step('navigating away', () => tab.goto(`${site.url}/e2e/pages/elsewhere.html`))
       await openShop(tab)
     } else if (action === 'reload') {
       counts.reloads++
-      await tab.reload().catch(() => {})
+      await step('reloading', () => tab.reload())
       await openShop(tab)
     } else if (action === 'open tab' && tabs.length < MAX_TABS) {
       counts['tabs opened']++
-      const page = await context.newPage()
-      await openShop(page)
-      tabs.push(page)
+      const opened = await step('opening a tab', () => session!.newTab())
+      if (opened) {
+        await openShop(opened)
+        tabs.push(opened)
+      }
     } else if (action === 'close tab' && tabs.length > 1) {
       counts['tabs closed']++
       tabs.splice(tabs.indexOf(tab), 1)
-      await tab.close()
+      await step('closing a tab', () => tab.close())
     }
   }
 
   // Drain: faults stop, a tab stays open, pending invitations go out on their own timers.
   standIn.faults.length = 0
   standIn.latencyMs = 0
-  const delivered = () => [...Array(tracked).keys()].filter((i) => standIn.created.has(`soak-${i}`)).length
-  while (delivered() < tracked && elapsed() < BUDGET_MS) await new Promise((r) => setTimeout(r, 250))
+  const delivered = () => standIn.created.size
+  // Orders whose track call failed in the driver and that Trustpilot never saw were never tracked.
+  const neverTracked = () => {
+    const seen = new Set(standIn.requests.map((r) => String(r.body.referenceId)))
+    return [...unconfirmed].filter((id) => !seen.has(id)).length
+  }
+  // Drain with a tab that surely has the plugin: the last one, reopened if a driver fault broke it.
+  await openShop(tabs.at(-1)!)
+  while (delivered() < tracked - neverTracked() && elapsed() < BUDGET_MS) await new Promise((r) => setTimeout(r, 250))
+  const notTracked = neverTracked()
+  tracked -= notTracked
 
   const duplicates = [...standIn.created].filter(([, n]) => n > 1).map(([ref]) => ref)
   const duplicated = duplicates.length
@@ -155,7 +270,10 @@ try {
   }).length
   const lost = tracked - delivered()
   const pct = (n: number) => `${((100 * n) / Math.max(1, tracked)).toFixed(1)}%`
-  console.log(`soak: ${tracked} orders in ${(elapsed() / 1000).toFixed(1)} s, ${tabs.length} tab(s) open at the end`)
+  console.log(
+    `soak (${engine}): ${tracked} orders in ${(elapsed() / 1000).toFixed(1)} s, ${tabs.length} tab(s) open at the end` +
+      (notTracked ? `; ${notTracked} more never tracked (driver fault before track)` : ''),
+  )
   console.log(`  requests to the stand-in: ${standIn.requests.length}`)
   console.log(
     `  faults: ${Object.entries(counts)
@@ -181,7 +299,7 @@ try {
   }
   process.exitCode = lost > 0 ? 1 : 0
 } finally {
-  await browser?.close()
+  await session?.close().catch(() => {})
   await standIn.close()
   await site.close()
 }
