@@ -139,9 +139,9 @@ export function createOutbox({
    */
   let releaseOwnerLock: (() => void) | undefined
   let ownerLockAsked = false
+  const wantOwnerLock = () => sending.size > 0 && !leaving && !stopped
   function updateOwnerLock() {
-    const wanted = sending.size > 0 && !leaving && !stopped
-    if (!wanted) {
+    if (!wantOwnerLock()) {
       releaseOwnerLock?.()
       releaseOwnerLock = undefined
     } else if (locks && !releaseOwnerLock && !ownerLockAsked) {
@@ -150,7 +150,7 @@ export function createOutbox({
         .request(ownerLockName(owner), () => {
           ownerLockAsked = false
           // No longer wanted by the time it was granted: let it go at once.
-          if (sending.size === 0 || leaving || stopped) return
+          if (!wantOwnerLock()) return
           return new Promise<void>((release) => {
             releaseOwnerLock = release
           })
