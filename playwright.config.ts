@@ -37,7 +37,8 @@ const projects: Project[] = [
 if (hasPlaywrightWebKit()) {
   projects.push({ name: 'webkit', ...pageSuite, use: { browserName: 'webkit' } })
 } else if (!process.env.TEST_WORKER_INDEX) {
-  console.log(
+  // stderr, so a machine-read report on stdout (--reporter=json) stays clean.
+  console.warn(
     "webkit (Playwright's own) skipped: not installed (npx playwright install webkit); WebKitGTK runs instead",
   )
 }
