@@ -4,6 +4,7 @@
  * invitation fields, and Trustpilot's own script as the transport. All against the built files.
  */
 import { readFileSync } from 'node:fs'
+import { type StandIn, tpStandInScript } from '../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import { expect, type Shop, test } from './support/fixtures'
 
@@ -171,40 +172,150 @@ test('templateId, locale and tags are passed to Trustpilot as given', async ({ s
   ])
 })
 
-test.describe("transport: 'script' (Trustpilot's own tp.min.js)", () => {
-  const TP_URL = 'https://invitejs.trustpilot.com/tp.min.js'
-  const settings = { apiKey: API_KEY, transport: 'script', timeoutMs: 1_000 }
+test('per-order options: integrations.Trustpilot on the event overrides templateId, locale and tags for that order', async ({
+  shop,
+  trustpilotApi,
+}) => {
+  await shop.open({
+    via: 'module',
+    settings: { apiKey: API_KEY, templateId: 'default', locale: 'en-GB', tags: ['web'] },
+  })
+  const buyer = (id: string) => ({ order_id: id, email: `${id}@example.com` })
+  await shop.track('Order Completed', buyer('sv'), {
+    integrations: { Trustpilot: { templateId: 'swedish', locale: 'sv-SE', tags: ['sv'] } },
+  })
+  await shop.track('Order Completed', buyer('bad'), { integrations: { Trustpilot: { locale: 42 } } })
+  await shop.track('Order Completed', buyer('off'), { integrations: { Trustpilot: false } })
+  await shop.track('Order Completed', buyer('plain'))
+  await shop.waitForOutcome('sent', 'plain')
+  await shop.waitForOutcome('sent', 'sv')
+  const firstOf = (id: string) => trustpilotApi.requests.find((r) => r.body.referenceId === id)?.body
+  expect(firstOf('sv')).toMatchObject({ templateId: 'swedish', locale: 'sv-SE', tags: ['sv'] })
+  expect(firstOf('plain')).toMatchObject({ templateId: 'default', locale: 'en-GB', tags: ['web'] })
+  expect(firstOf('bad')).toBeUndefined()
+  expect(firstOf('off')).toBeUndefined()
+  const skipped = (await shop.outcomes()).filter((o) => o.status === 'skipped')
+  expect(skipped).toEqual([
+    { status: 'skipped', referenceId: 'bad', reason: 'integrations.Trustpilot.locale must be a string' },
+  ])
+})
 
-  test('loads the script only on the first valid order, registers, and hands it a copy', async ({ shop, page }) => {
+test.describe("transport: 'script' (Trustpilot's own tp.min.js, played by a faithful stand-in)", () => {
+  const settingsFor = (standIn: StandIn, extra: Record<string, unknown> = {}) => ({
+    apiKey: API_KEY,
+    endpoint: standIn.url,
+    transport: 'script',
+    timeoutMs: 1_000,
+    ...extra,
+  })
+  const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+
+  test('loads the script only on the first valid order, registers, and hands it a copy', async ({
+    shop,
+    page,
+    standIn,
+  }) => {
     let loads = 0
-    await page.route(TP_URL, (route) => {
+    await page.route(`${standIn.url}/tp.min.js`, async (route) => {
       loads++
-      return route.fulfill({ contentType: 'text/javascript', body: readFileSync('e2e/pages/tp-stand-in.js') })
+      return route.fulfill({ contentType: 'text/javascript', body: await tpStandInScript(standIn.simplicityUrl) })
     })
-    await shop.open({ via: 'module', settings })
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
     await shop.track('Product Viewed', { sku: 'x' })
     await shop.track('Order Completed', { order_id: 'no-email' })
     expect(loads).toBe(0)
     await shop.track('Order Completed', SEED_PROPERTIES)
     await shop.waitForOutcome('sent', SEED_FIRST_BODY.referenceId)
     expect(loads).toBe(1)
-    const calls = await page.evaluate(() => (window as any).tpCalls)
-    expect(calls).toEqual([
+    expect(await page.evaluate(() => (window as any).tpCalls)).toEqual([
       ['register', API_KEY],
       ['on', 'createInvitation'],
       ['createInvitation', SEED_SECOND_BODY],
     ])
+    // What Trustpilot received: the script's own additions, and the products after its 202.
+    await expect.poll(() => requestsFor(standIn, SEED_FIRST_BODY.referenceId).length).toBe(2)
+    const [first, second] = requestsFor(standIn, SEED_FIRST_BODY.referenceId)
+    const added = { version: '0.0.1121', simplicity: { visitor: 'stand-in' } }
+    expect(first?.body).toEqual({ ...SEED_FIRST_BODY, ...added })
+    expect(second?.body).toEqual({ ...SEED_SECOND_BODY, ...added })
+    expect([first?.status, second?.status]).toEqual([202, 201])
     // A second order reuses the loaded script: no second load, no second register.
     await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'second' })
     await shop.waitForOutcome('sent', 'second')
-    const last = (await page.evaluate(() => (window as any).tpCalls)).at(-1)
-    expect(last).toEqual(['createInvitation', { ...SEED_SECOND_BODY, referenceId: 'second' }])
+    expect((await page.evaluate(() => (window as any).tpCalls)).slice(3)).toEqual([
+      ['on', 'createInvitation'],
+      ['createInvitation', { ...SEED_SECOND_BODY, referenceId: 'second' }],
+    ])
     expect(loads).toBe(1)
   })
 
-  test('a blocked script is reported and stalls nothing', async ({ shop, page }) => {
-    await page.route(TP_URL, (route) => route.abort('blockedbyclient'))
-    await shop.open({ via: 'module', settings })
+  test('several orders on one page: each is reported sent', async ({ shop, page, standIn }) => {
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
+    const ids = ['multi-1', 'multi-2', 'multi-3']
+    await page.evaluate(
+      (orders) =>
+        Promise.all(
+          orders.map((id) =>
+            (window as any).analytics.track('Order Completed', { order_id: id, email: `${id}@example.com` }),
+          ),
+        ),
+      ids,
+    )
+    for (const id of ids) await shop.waitForOutcome('sent', id)
+    for (const id of ids) expect(standIn.created.get(id)).toBeGreaterThanOrEqual(1)
+    expect((await shop.outcomes()).map((o) => o.status)).toEqual(['sent', 'sent', 'sent'])
+    // The script's own bug, visible on the wire: each later order re-posts the previous products request.
+    expect(standIn.created.get('multi-1')).toBe(2)
+  })
+
+  test("Trustpilot answers 400: failed, with the script's message, never sent", async ({ shop, standIn }) => {
+    standIn.faults.push(400)
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
+    await shop.track('Order Completed', { order_id: 'bad', email: 'bad@example.com' })
+    const failed = await shop.waitForOutcome('failed', 'bad')
+    expect(failed?.error).toBe('InvitationRejectedError')
+    expect(failed?.reason).toBe(
+      'Trustpilot rejected the invitation through its script: Failed to create invitation: Bad Request',
+    )
+    expect((await shop.outcomes()).map((o) => o.status)).toEqual(['failed'])
+    expect(requestsFor(standIn, 'bad').map((r) => r.status)).toEqual([400])
+  })
+
+  test("the script's iframe blocked: no callback, so never sent, only retried", async ({ shop, page, standIn }) => {
+    await page.route(`${standIn.simplicityUrl}/embed`, (route) => route.abort('blockedbyclient'))
+    await shop.open({ via: 'module', settings: settingsFor(standIn, { maxAttempts: 2 }) })
+    await shop.track('Order Completed', { order_id: 'framed', email: 'framed@example.com' })
+    const failed = await shop.waitForOutcome('failed', 'framed')
+    expect(failed?.reason).toMatch(
+      /gave up after 2 attempts; last error: no answer from Trustpilot's script within 1000 ms/,
+    )
+    expect((await shop.outcomes()).map((o) => o.status)).toEqual(['retrying', 'failed'])
+    expect(standIn.requests).toEqual([])
+  })
+
+  test("a retry reaches Trustpilot: the script's marker (tpinvid) is cleared when it holds this order", async ({
+    shop,
+    page,
+    standIn,
+  }) => {
+    // First page: the script's iframe never loads, so it remembers the order, sends nothing and never
+    // calls back. The buyer moves on to another page of the shop.
+    await page.route(`${standIn.simplicityUrl}/embed`, (route) => route.abort('blockedbyclient'))
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
+    await shop.track('Order Completed', { order_id: 'retried', email: 'retried@example.com' })
+    await shop.waitForOutcome('retrying', 'retried')
+    expect(await page.evaluate(() => localStorage.getItem('tpinvid'))).toBe('retried@example.comretried')
+    await page.unroute(`${standIn.simplicityUrl}/embed`)
+    // The next page retries through the script; left as it was, the marker would make the script
+    // drop the order without a word.
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
+    await shop.waitForOutcome('sent', 'retried')
+    expect(requestsFor(standIn, 'retried').map((r) => r.status)).toEqual([202, 201])
+  })
+
+  test('a blocked script is reported and stalls nothing', async ({ shop, page, standIn }) => {
+    await page.route(`${standIn.url}/tp.min.js`, (route) => route.abort('blockedbyclient'))
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
     const elapsed = await page.evaluate(async () => {
       const a = (window as any).analytics
       const started = performance.now()
@@ -219,11 +330,11 @@ test.describe("transport: 'script' (Trustpilot's own tp.min.js)", () => {
     expect(await shop.received()).toHaveLength(2)
   })
 
-  test('a script that never answers times out', async ({ shop, page }) => {
-    await page.route(TP_URL, (route) =>
+  test('a script that never answers times out', async ({ shop, page, standIn }) => {
+    await page.route(`${standIn.url}/tp.min.js`, (route) =>
       route.fulfill({ contentType: 'text/javascript', body: 'window.tp = function () {}' }),
     )
-    await shop.open({ via: 'module', settings })
+    await shop.open({ via: 'module', settings: settingsFor(standIn) })
     await shop.track('Order Completed', { order_id: 'silent', email: 's@example.com' })
     const outcome = await shop.waitForOutcome('retrying', 'silent')
     expect(outcome?.reason).toMatch(/no answer from Trustpilot's script within 1000 ms/)

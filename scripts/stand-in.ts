@@ -14,6 +14,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 
 const TP_STAND_IN = new URL('../e2e/pages/tp-stand-in.js', import.meta.url)
+const SIMPLICITY_EMBED = new URL('../e2e/pages/simplicity-embed.html', import.meta.url)
+/** Trustpilot's own hosts, as the tests' tp.min.js stand-in names them. */
+export const TP_SCRIPT_URL = 'https://invitejs.trustpilot.com/tp.min.js'
+export const SIMPLICITY_ORIGIN = 'https://simplicity.trustpilot.com'
+
+/** The tests' tp.min.js stand-in, framing its simplicity page from `simplicityOrigin`. */
+export const tpStandInScript = async (simplicityOrigin = SIMPLICITY_ORIGIN) =>
+  (await readFile(TP_STAND_IN, 'utf8')).replace(`'${SIMPLICITY_ORIGIN}'`, JSON.stringify(simplicityOrigin))
+/** The stand-in for Trustpilot's https://simplicity.trustpilot.com/embed page. */
+export const simplicityEmbedPage = () => readFile(SIMPLICITY_EMBED, 'utf8')
 
 /** What to do with one request: answer normally, with a status, reset the socket, or never answer. */
 export type Fault = number | 'reset' | 'hang' | 'accept-then-reset'
@@ -47,6 +57,8 @@ export interface StandIn {
   close(): Promise<void>
   /** Listeners told of each request as it is answered (the example page streams these). */
   onRecord: Set<(record: InvitationRecord) => void>
+  /** Where the tp.min.js stand-in frames its simplicity page: another origin, as Trustpilot's is. */
+  simplicityUrl: string
 }
 
 const cors = (req: IncomingMessage): Record<string, string> => ({
@@ -81,8 +93,10 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       return
     }
     if (req.method === 'GET' && req.url === '/tp.min.js') {
-      // The tests' stand-in for Trustpilot's own script, served from the endpoint as the real one is.
-      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(await readFile(TP_STAND_IN))
+      // The tests' stand-in for Trustpilot's own script, served from the endpoint as the real one is,
+      // with its simplicity page on a second loopback origin.
+      const script = await tpStandInScript(simplicity.url)
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
       return
     }
     if (!match || req.method !== 'POST') {
@@ -151,6 +165,14 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       server.close(() => resolve())
     })
 
+  // Trustpilot's simplicity host: another origin serving the embed page the script frames.
+  const simplicity = await new Promise<{ url: string; server: ReturnType<typeof createServer> }>((resolve) => {
+    const server = createServer(async (req, res) => {
+      if (req.url?.split('?')[0] !== '/embed') return void res.writeHead(404).end()
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(await simplicityEmbedPage())
+    })
+    server.listen(0, host, () => resolve({ url: `http://${host}:${(server.address() as AddressInfo).port}`, server }))
+  })
   const actualPort = await listen(port)
   const standIn: StandIn = {
     url: `http://${host}:${actualPort}`,
@@ -161,11 +183,16 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     latencyMs: 0,
     hangMs: 15_000,
     onRecord: new Set(),
+    simplicityUrl: simplicity.url,
     down: stop,
     up: async () => {
       await listen(actualPort)
     },
-    close: stop,
+    close: async () => {
+      await stop()
+      simplicity.server.closeAllConnections()
+      await new Promise((resolve) => simplicity.server.close(resolve))
+    },
   }
   return standIn
 }

@@ -3,14 +3,18 @@
  * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
  */
 
-/** Trustpilot refused the invitation for good (a 4xx other than 429): sending it again won't help. */
+/**
+ * Trustpilot refused the invitation for good (a 4xx other than 429, or an error from its script):
+ * sending it again won't help. `status` is undefined when it came through Trustpilot's script, which
+ * doesn't tell the status.
+ */
 export class InvitationRejectedError extends Error {
   override name = 'InvitationRejectedError'
   constructor(
-    readonly status: number,
+    readonly status?: number,
     why = 'rejected the invitation',
   ) {
-    super(`Trustpilot ${why} (HTTP ${status})`)
+    super(`Trustpilot ${why}${status === undefined ? '' : ` (HTTP ${status})`}`)
   }
 }
 

@@ -3,21 +3,47 @@
  * speaking the HTTP protocol. The script is loaded lazily, on the first invitation, so a page that
  * never sees an order never loads it. Every wait is bounded by `timeoutMs`: a blocked script (ad
  * blocker, CSP) becomes a retryable error, never a stalled `track` or `ready()`.
+ *
+ * What the script tells, and how it is read (its behaviour as observed, version 0.0.1121):
+ * - `tp('on', 'createInvitation', cb)` listeners fire once, on the script's next answer, and are then
+ *   removed. So each invitation registers its own listener just before its `createInvitation`, and
+ *   invitations go to the script one at a time: an answer then belongs to the one waiting.
+ * - `cb(error)` (Trustpilot answered 400 or above) is a permanent failure; `cb()` with no error is
+ *   `sent`. The script calls back after Trustpilot's first answer, and also without an error when the
+ *   request failed on the network (status 0): it can't tell that apart from success, so neither can we.
+ * - No answer within `timeoutMs` is a retryable error, never `sent`.
+ * - The script remembers the last invitation it was given (`recipientEmail + referenceId` in
+ *   localStorage `tpinvid`) and silently drops a repeat of it. The outbox asks again only when an
+ *   earlier attempt of this order was not answered, so before each `createInvitation` the marker is
+ *   cleared if, and only if, it holds this order's pair: a retry really reaches Trustpilot.
  */
-import { RetryableError, withTimeout } from './errors.js'
-import { withProducts } from './mapping.js'
+import { InvitationRejectedError, RetryableError, withTimeout } from './errors.js'
+import { type Invitation, withProducts } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
 import type { Transport } from './transport.js'
 
 type Tp = ((...args: unknown[]) => void) & { q?: unknown[][] }
 type TpWindow = { tp?: Tp; TrustpilotObject?: string }
 
+/** The script's localStorage key for the last invitation it was given. */
+export const TP_MARKER_KEY = 'tpinvid'
+
+/** Clears the script's dedupe marker when it holds this invitation's pair (see above). */
+function forgetMarkerOf(invitation: Invitation) {
+  const { recipientEmail, referenceId } = invitation.body
+  try {
+    if (localStorage.getItem(TP_MARKER_KEY) === recipientEmail + referenceId) localStorage.removeItem(TP_MARKER_KEY)
+  } catch {
+    // No storage: the script can't have remembered it either.
+  }
+}
+
 export function scriptTransport(settings: ResolvedSettings): Transport {
   const win = globalThis as unknown as TpWindow
   let loading: Promise<Tp> | undefined
   let registered = false
-  /** Answers to `createInvitation` arrive in order; each settles the oldest waiting send. */
-  const waiting: Array<(ok: boolean) => void> = []
+  /** The previous invitation's turn: one at a time, so each answer has one listener waiting for it. */
+  let turn: Promise<unknown> = Promise.resolve()
 
   function load(): Promise<Tp> {
     // Trustpilot's standard snippet: a queue stub that the script drains once it runs.
@@ -26,11 +52,9 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
       const queue: unknown[][] = []
       win.tp = Object.assign((...args: unknown[]) => void queue.push(args), { q: queue })
     }
-    const tp = win.tp
     if (!registered) {
       registered = true
-      tp('register', settings.apiKey)
-      tp('on', 'createInvitation', () => waiting.shift()?.(true))
+      win.tp('register', settings.apiKey)
     }
     const script = document.createElement('script')
     script.async = true
@@ -43,6 +67,21 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
     return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load")
   }
 
+  /** Hands one invitation to the script and waits, bounded, for the answer its listener gets. */
+  async function handOver(tp: Tp, invitation: Invitation) {
+    const answer = new Promise<unknown>((resolve) => {
+      tp('on', 'createInvitation', (error: unknown) => resolve(error))
+    })
+    forgetMarkerOf(invitation)
+    // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
+    tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
+    const error = await withTimeout(answer, settings.timeoutMs, "no answer from Trustpilot's script")
+    if (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      throw new InvitationRejectedError(undefined, `rejected the invitation through its script: ${message}`)
+    }
+  }
+
   return {
     async send(invitation) {
       loading ??= load()
@@ -53,19 +92,9 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
         loading = undefined // try a fresh <script> on the next attempt
         throw error
       }
-      let settle: (ok: boolean) => void = () => {}
-      const answered = new Promise<boolean>((resolve) => {
-        settle = resolve
-      })
-      waiting.push(settle)
-      // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
-      tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
-      try {
-        await withTimeout(answered, settings.timeoutMs, "no answer from Trustpilot's script")
-      } catch (error) {
-        if (waiting.includes(settle)) waiting.splice(waiting.indexOf(settle), 1)
-        throw error
-      }
+      const mine = turn.then(() => handOver(tp, invitation))
+      turn = mine.catch(() => {})
+      await mine
       return 'created'
     },
   }
