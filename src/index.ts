@@ -44,15 +44,20 @@ export interface TrustpilotSettings {
   consentCategories?: string[]
   /** Engage audience keys: a user with any of them `true` in their traits is not invited. @defaultValue `[]` */
   excludeAudiences?: string[]
-  /** Passed to Trustpilot as the invitation's `templateId`, as given. */
+  /**
+   * Passed to Trustpilot as the invitation's `templateId`, as given. One order can override it, and
+   * `locale` and `tags`, with `integrations: { Trustpilot: { templateId, locale, tags } }` in its
+   * `track` options.
+   */
   templateId?: string
-  /** Passed to Trustpilot as the invitation's `locale`, as given (e.g. `'en-US'`). */
+  /** Passed to Trustpilot as the invitation's `locale`, as given (e.g. `'en-US'`); per order too. */
   locale?: string
-  /** Passed to Trustpilot as the invitation's `tags`, as given. */
+  /** Passed to Trustpilot as the invitation's `tags`, as given; per order too. */
   tags?: string[]
   /**
    * `'api'` speaks Trustpilot's HTTP protocol directly; `'script'` loads Trustpilot's own
-   * `tp.min.js` on the first order and hands invitations to it. @defaultValue `'api'`
+   * `tp.min.js` on the first order and hands invitations to it, one at a time. Through the script
+   * only "error" (400 and above, a permanent failure) or "no error" can be told. @defaultValue `'api'`
    */
   transport?: 'api' | 'script'
 }

@@ -19,6 +19,10 @@ export interface InvitationProduct {
   gtin?: string
   mpn?: string
   categories?: string[]
+  /** The Segment product's `price`, when it is a finite number. */
+  price?: number
+  /** The order's `properties.currency`, on every product, as Trustpilot's shop plugins send it. */
+  currency?: string
 }
 
 /** The body of the first request (`products`/`productSkus` are added only after a 202). */
@@ -93,6 +97,39 @@ const joinName = (first?: string, last?: string) => (first && last ? `${first} $
 const nameOfTraits = (t: Bag): string | undefined =>
   text(t.name) ?? joinName(text(t.firstName), text(t.lastName)) ?? joinName(text(t.first_name), text(t.last_name))
 
+/** Per-order options: `integrations: { Trustpilot: { templateId, locale, tags } }` on the event. */
+const ORDER_OPTIONS = 'integrations.Trustpilot'
+
+/**
+ * The event's own templateId, locale and tags, over the settings' (Segment's convention: a
+ * destination's entry in `integrations` may be an object of options). A reason when one is invalid.
+ */
+function orderOptions(
+  integrations: Bag,
+  settings: ResolvedSettings,
+): Pick<InvitationBody, 'templateId' | 'locale' | 'tags'> | string {
+  const given = bag(integrations.Trustpilot)
+  // Absent, null or '' on the event: the setting stands, as for the settings themselves.
+  const own = (field: 'templateId' | 'locale' | 'tags') =>
+    given[field] === undefined || given[field] === null || given[field] === '' ? undefined : given[field]
+  const templateId = own('templateId')
+  const locale = own('locale')
+  const tags = own('tags')
+  if (templateId !== undefined && typeof templateId !== 'string') return `${ORDER_OPTIONS}.templateId must be a string`
+  if (locale !== undefined && typeof locale !== 'string') return `${ORDER_OPTIONS}.locale must be a string`
+  if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string' && tag !== ''))) {
+    return `${ORDER_OPTIONS}.tags must be an array of non-empty strings`
+  }
+  const options: Pick<InvitationBody, 'templateId' | 'locale' | 'tags'> = {}
+  const chosenTemplate = (templateId as string | undefined) ?? settings.templateId
+  const chosenLocale = (locale as string | undefined) ?? settings.locale
+  const chosenTags = (tags as string[] | undefined) ?? settings.tags
+  if (chosenTemplate) options.templateId = chosenTemplate
+  if (chosenLocale) options.locale = chosenLocale
+  if (chosenTags) options.tags = chosenTags
+  return options
+}
+
 /** Consent stamp check: every listed category must be granted `true`. */
 function consentProblem(context: Bag, required: string[] | undefined): string | undefined {
   if (!required) return undefined
@@ -130,6 +167,9 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const consent = consentProblem(context, settings.consentCategories)
   if (consent) return skip(consent)
 
+  const options = orderOptions(bag(ev.integrations), settings)
+  if (typeof options === 'string') return skip(options)
+
   const audience = settings.excludeAudiences.find((key) => contextTraits[key] === true || traits[key] === true)
   if (audience) return skip(`the user is in the excluded audience "${audience}"`)
 
@@ -156,18 +196,19 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
     nameOfTraits(contextTraits) ??
     nameOfTraits(traits)
   if (recipientName) body.recipientName = recipientName
-  if (settings.templateId) body.templateId = settings.templateId
-  if (settings.locale) body.locale = settings.locale
-  if (settings.tags) body.tags = settings.tags
+  Object.assign(body, options)
 
   // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.
   const list = Array.isArray(properties.products) ? properties.products.slice(0, MAX_PRODUCTS) : []
+  const currency = text(properties.currency)
   const products = list.filter(isBag).map((item) => {
     const product: Record<string, unknown> = {}
     for (const [field, property, fallback] of PRODUCT_FIELDS) {
       const value = text(item[property]) ?? (fallback && text(item[fallback]))
       if (value) product[field] = field === 'categories' ? [value] : value
     }
+    if (Number.isFinite(item.price)) product.price = item.price
+    if (currency) product.currency = currency
     return product as InvitationProduct
   })
   const productSkus = [...new Set(products.flatMap((product) => product.sku ?? []))]

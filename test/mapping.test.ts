@@ -161,6 +161,29 @@ describe('products', () => {
     sparse[2 ** 32 - 2] = { sku: 'far' }
     assert.deepEqual(productsOf(sparse).products, [])
   })
+  test("price is the product's finite number; currency is the order's, on every product", () => {
+    const invitation = invitationOf(
+      order({
+        order_id: 'o',
+        email: 'a@b.co',
+        currency: ' EUR ',
+        products: [{ sku: 'a', price: 9.5 }, { sku: 'b', price: 0 }, { sku: 'c', price: '12' }, { sku: 'd' }],
+      }),
+    )
+    assert.deepEqual(invitation.products, [
+      { sku: 'a', price: 9.5, currency: 'EUR' },
+      { sku: 'b', price: 0, currency: 'EUR' },
+      { sku: 'c', currency: 'EUR' },
+      { sku: 'd', currency: 'EUR' },
+    ])
+  })
+  test('no currency on the order, or a price that is not a finite number: left out', () => {
+    const prices = [Number.NaN, Number.POSITIVE_INFINITY, null, '5', { amount: 5 }]
+    assert.deepEqual(
+      productsOf(prices.map((price) => ({ sku: 's', price }))).products,
+      prices.map(() => ({ sku: 's' })),
+    )
+  })
   test('productSkus drop empty and duplicate skus', () => {
     const invitation = productsOf([{ sku: 'a' }, { sku: '' }, { sku: 'a' }, { sku: 'b' }, {}])
     assert.deepEqual(invitation.productSkus, ['a', 'b'])
@@ -179,6 +202,44 @@ describe('settings reach the body', () => {
       tags: ['a', 'b'],
     })
   })
+})
+
+describe('per-order options: integrations.Trustpilot on the event', () => {
+  const s = resolveSettings({ apiKey: 'k', templateId: 't1', locale: 'da-DK', tags: ['a'] })
+  const withOptions = (options: unknown) =>
+    order({ order_id: 'o', email: 'a@b.co' }, { integrations: { 'Segment.io': false, Trustpilot: options } })
+  test('templateId, locale and tags override the settings for this invitation only', () => {
+    const body = invitationOf(withOptions({ templateId: 't2', locale: 'sv-SE', tags: ['vip'] }), {}, s).body
+    assert.deepEqual([body.templateId, body.locale, body.tags], ['t2', 'sv-SE', ['vip']])
+    const next = invitationOf(order({ order_id: 'p', email: 'a@b.co' }), {}, s).body
+    assert.deepEqual([next.templateId, next.locale, next.tags], ['t1', 'da-DK', ['a']])
+  })
+  test('a field left out, null or empty keeps the setting; other keys and `true` are ignored', () => {
+    for (const options of [{ locale: 'sv-SE' }, { locale: 'sv-SE', templateId: null, tags: '' }]) {
+      const body = invitationOf(withOptions({ ...options, apiKey: 'other', source: 'x' }), {}, s).body
+      assert.deepEqual(
+        [body.templateId, body.locale, body.tags, body.source],
+        ['t1', 'sv-SE', ['a'], 'InvitationScript'],
+      )
+    }
+    assert.equal(invitationOf(withOptions(true), {}, s).body.locale, 'da-DK')
+  })
+  test('options without settings', () => {
+    const body = invitationOf(withOptions({ templateId: 't9' })).body
+    assert.equal(body.templateId, 't9')
+    assert.equal('locale' in body, false)
+  })
+  const bad: Array<[string, unknown, string]> = [
+    ['templateId', 5, 'integrations.Trustpilot.templateId must be a string'],
+    ['locale', ['en'], 'integrations.Trustpilot.locale must be a string'],
+    ['tags', 'vip', 'integrations.Trustpilot.tags must be an array of non-empty strings'],
+    ['tags', ['vip', ''], 'integrations.Trustpilot.tags must be an array of non-empty strings'],
+  ]
+  for (const [field, value, reason] of bad) {
+    test(`${field}: ${JSON.stringify(value)} skips the order, naming integrations.Trustpilot.${field}`, () => {
+      assert.deepEqual(map(withOptions({ [field]: value }), {}, s), { skip: reason, referenceId: 'o' })
+    })
+  }
 })
 
 describe('consent and audiences', () => {
