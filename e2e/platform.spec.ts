@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { type StandIn, tpStandInScript } from '../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
-import { expect, type Shop, test } from './support/fixtures'
+import { expect, remotePluginCdnSettings, type Shop, test } from './support/fixtures'
 
 /** Opens the harness with no plugin of its own: analytics-next loads ours as a remote plugin. */
 const openRemote = (
@@ -18,15 +18,7 @@ const openRemote = (
   shop.open({
     via: 'none',
     cdnSettings: {
-      remotePlugins: [
-        {
-          name: 'Trustpilot',
-          creationName: 'Trustpilot',
-          libraryName: 'trustpilotDestination',
-          url: `${baseURL}/dist/trustpilot.global.js`,
-          settings: shop.withEndpoint(settings),
-        },
-      ],
+      ...remotePluginCdnSettings(baseURL, shop.withEndpoint(settings)),
       ...(integrations ? { integrations } : {}),
     },
   })

@@ -34,6 +34,22 @@ export interface Outcome {
 export const withEndpoint = <T extends Record<string, unknown> | undefined>(settings: T, endpoint?: string): T =>
   settings && endpoint && !('endpoint' in settings) ? { endpoint, ...settings } : settings
 
+/**
+ * Segment's CDN settings that make analytics-next load the plugin as a remote plugin, as the Segment
+ * app configures it: `dist/trustpilot.global.js` from `baseURL`, with `settings`.
+ */
+export const remotePluginCdnSettings = (baseURL: string | undefined, settings: Record<string, unknown>) => ({
+  remotePlugins: [
+    {
+      name: 'Trustpilot',
+      creationName: 'Trustpilot',
+      libraryName: 'trustpilotDestination',
+      url: `${baseURL}/dist/trustpilot.global.js`,
+      settings,
+    },
+  ],
+})
+
 export class Shop {
   /** Where the plugin sends invitations when a test's settings don't say: set by `trustpilotApi`. */
   endpoint: string | undefined
@@ -105,38 +121,45 @@ export const serveSite = () =>
     },
   })
 
-/** The msw fake of Trustpilot on a loopback server of its own, for one test. */
-export async function serveTrustpilotApi(): Promise<TrustpilotApi & { close(): Promise<void> }> {
-  // No origin in the handlers' paths: the server resolves them against its own.
-  const fake = fakeTrustpilot('')
-  const server = await serveHandlers(fake.handlers)
-  return Object.assign(fake, { url: server.url, close: server.close })
+/**
+ * The local servers every suite uses, as Playwright fixtures: the Playwright suite below and the
+ * WebKit suite (e2e/webkitgtk/webdriver.ts) both take them from here.
+ */
+export const serverFixtures = {
+  /** The repository on 127.0.0.1, one per worker; tests load dist/ from it. */
+  site: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+    async ({}, use: (site: StaticServer) => Promise<void>) => {
+      const site = await serveSite()
+      await use(site)
+      await site.close()
+    },
+    { scope: 'worker' as const },
+  ] as [(args: object, use: (site: StaticServer) => Promise<void>) => Promise<void>, { scope: 'worker' }],
+  /** msw's fake of Trustpilot on a loopback server of its own; the shop's endpoint points at it. */
+  trustpilotApi: async (
+    { shop }: { shop: { endpoint: string | undefined } },
+    use: (api: TrustpilotApi) => Promise<void>,
+  ) => {
+    // No origin in the handlers' paths: the server resolves them against its own.
+    const fake = fakeTrustpilot('')
+    const server = await serveHandlers(fake.handlers)
+    shop.endpoint = server.url
+    await use(Object.assign(fake, { url: server.url }))
+    await server.close()
+  },
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+  standIn: async ({}, use: (standIn: StandIn) => Promise<void>) => {
+    const standIn = await startStandIn()
+    await use(standIn)
+    await standIn.close()
+  },
 }
 
 export const test = base.extend<{ trustpilotApi: TrustpilotApi; standIn: StandIn; shop: Shop }, { site: StaticServer }>(
   {
-    site: [
-      // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-      async ({}, use) => {
-        const site = await serveSite()
-        await use(site)
-        await site.close()
-      },
-      { scope: 'worker' },
-    ],
+    ...serverFixtures,
     baseURL: async ({ site }, use) => use(site.url),
-    trustpilotApi: async ({ shop }, use) => {
-      const api = await serveTrustpilotApi()
-      shop.endpoint = api.url
-      await use(api)
-      await api.close()
-    },
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-    standIn: async ({}, use) => {
-      const standIn = await startStandIn()
-      await use(standIn)
-      await standIn.close()
-    },
     shop: async ({ page }, use) => use(new Shop(page)),
   },
 )

@@ -10,16 +10,9 @@
  */
 import { test as base } from '@playwright/test'
 import type { WebDriver } from 'selenium-webdriver'
-import { type StandIn, startStandIn } from '../../scripts/stand-in'
+import type { StandIn } from '../../scripts/stand-in'
 import type { StaticServer } from '../../scripts/static-server'
-import {
-  type Outcome,
-  type StartOptions,
-  serveSite,
-  serveTrustpilotApi,
-  type TrustpilotApi,
-  withEndpoint,
-} from '../support/fixtures'
+import { type Outcome, type StartOptions, serverFixtures, type TrustpilotApi, withEndpoint } from '../support/fixtures'
 import { newWebKitSession, startWebKitDriver, type WebKitDriver, waitUntil } from '../support/webkitgtk'
 
 /** The harness page in MiniBrowser: the same calls as the Playwright suite's Shop. */
@@ -94,33 +87,13 @@ export const test = base.extend<
     },
     { scope: 'worker' },
   ],
-  site: [
-    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-    async ({}, use) => {
-      const site = await serveSite()
-      await use(site)
-      await site.close()
-    },
-    { scope: 'worker' },
-  ],
+  ...serverFixtures,
   driver: async ({ webkitDriver }, use) => {
     const driver = await newWebKitSession(webkitDriver)
     await use(driver)
     await driver.quit()
   },
   shop: async ({ driver, site }, use) => use(new WebDriverShop(driver, site.url)),
-  trustpilotApi: async ({ shop }, use) => {
-    const api = await serveTrustpilotApi()
-    shop.endpoint = api.url
-    await use(api)
-    await api.close()
-  },
-  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
-  standIn: async ({}, use) => {
-    const standIn = await startStandIn()
-    await use(standIn)
-    await standIn.close()
-  },
 })
 
 export { expect } from '@playwright/test'

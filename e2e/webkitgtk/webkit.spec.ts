@@ -5,6 +5,7 @@
  */
 import type { StandIn } from '../../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
+import { remotePluginCdnSettings } from '../support/fixtures'
 import { expect, test } from './webdriver'
 
 const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
@@ -89,17 +90,7 @@ test('remote plugin: analytics-next loads dist/trustpilot.global.js (a classic s
 }) => {
   await shop.open({
     via: 'none',
-    cdnSettings: {
-      remotePlugins: [
-        {
-          name: 'Trustpilot',
-          creationName: 'Trustpilot',
-          libraryName: 'trustpilotDestination',
-          url: `${site.url}/dist/trustpilot.global.js`,
-          settings: shop.withEndpoint({ apiKey: API_KEY }),
-        },
-      ],
-    },
+    cdnSettings: remotePluginCdnSettings(site.url, shop.withEndpoint({ apiKey: API_KEY })),
   })
   const scripts = await shop.driver.executeScript<string[]>(
     'return [...document.scripts].map((s) => new URL(s.src || location.href).pathname)',
