@@ -17,6 +17,9 @@ export interface RecordedRequest {
   url: string
   contentType: string | null
   body: Record<string, unknown>
+  keepalive: boolean
+  /** Set once the client aborted the request (a timeout). */
+  aborted: boolean
 }
 
 export interface FakeTrustpilot {
@@ -25,6 +28,8 @@ export interface FakeTrustpilot {
   /** Answers, in order, for the next requests; then `fallback`. */
   script: Behaviour[]
   fallback: Behaviour
+  /** Sent as Retry-After with every answer, when set. */
+  retryAfter?: string
 }
 
 const cors = (request: Request) => ({
@@ -44,19 +49,27 @@ export function fakeTrustpilot(endpoint = DEFAULT_ENDPOINT, fallback: Behaviour 
     ),
     http.post(`${endpoint}/api/:apiKey/invitation`, async ({ request, params }) => {
       const body = (await request.json()) as Record<string, unknown>
-      fake.requests.push({
+      const record: RecordedRequest = {
         apiKey: String(params.apiKey),
         url: request.url,
         contentType: request.headers.get('Content-Type'),
         body,
+        keepalive: request.keepalive,
+        aborted: request.signal.aborted,
+      }
+      request.signal.addEventListener('abort', () => {
+        record.aborted = true
       })
+      fake.requests.push(record)
       const behaviour = fake.script.shift() ?? fake.fallback
       if (behaviour === 'network-error') return HttpResponse.error()
       if (behaviour === 'hang') {
         await delay('infinite')
       }
       const status = behaviour === 'protocol' ? ('products' in body ? 201 : 202) : (behaviour as number)
-      return new HttpResponse(null, { status, headers: cors(request) })
+      const headers: Record<string, string> = cors(request)
+      if (fake.retryAfter !== undefined) headers['Retry-After'] = fake.retryAfter
+      return new HttpResponse(null, { status, headers })
     }),
   ]
   return fake

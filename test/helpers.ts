@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node'
 import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import type { Invitation } from '../src/mapping'
-import { createOutbox } from '../src/outbox'
+import { createOutbox, type OutboxOptions } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
 import { apiTransport } from '../src/transport'
@@ -38,6 +38,7 @@ export function outboxUnderTest(
   overrides: Partial<TrustpilotSettings> = {},
   store: Store = createStore(API_KEY, () => {}),
   locks?: LockManager,
+  options: Partial<Pick<OutboxOptions, 'now' | 'random'>> = {},
 ) {
   const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
   const events: TrustpilotOutcome[] = []
@@ -47,6 +48,7 @@ export function outboxUnderTest(
     store,
     transport: apiTransport(settings),
     random: () => 0,
+    ...options,
     locks,
     notify: (event: TrustpilotOutcome, _invitation: Invitation) => {
       events.push(event)
@@ -94,7 +96,10 @@ export function lockHub() {
     }
   }
   let pages = 0
+  const asked: string[] = []
   return {
+    /** Every lock name asked for, in order. */
+    asked: () => [...asked],
     /** The LockManager of one new page. */
     page(): LockManager & { id: number } {
       const page = pages++
@@ -103,6 +108,7 @@ export function lockHub() {
         request(name: string, ...args: unknown[]) {
           const callback = args.pop() as (lock: Lock) => unknown
           const mode = ((args[0] as LockOptions | undefined)?.mode ?? 'exclusive') as Mode
+          asked.push(name)
           return new Promise((resolve, reject) => {
             queue.push({
               name,

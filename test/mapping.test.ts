@@ -114,6 +114,15 @@ describe('email', () => {
   test('missing everywhere is skipped with a reason', () => {
     assert.match(skipOf(order(base)), /no email in properties\.email, context\.traits\.email or the user's traits/)
   })
+  test('an empty or null properties.email falls back to the traits', () => {
+    for (const empty of ['', null]) {
+      assert.equal(invitationOf(order({ ...base, email: empty }), { email: 'u@x.io' }).body.recipientEmail, 'u@x.io')
+      const event = order({ ...base, email: empty }, { context: { traits: { email: 'c@x.io' } } })
+      assert.equal(invitationOf(event, { email: 'u@x.io' }).body.recipientEmail, 'c@x.io')
+      const emptyContext = order(base, { context: { traits: { email: empty } } })
+      assert.equal(invitationOf(emptyContext, { email: 'u@x.io' }).body.recipientEmail, 'u@x.io')
+    }
+  })
   test('an invalid properties.email does not fall back to traits', () => {
     assert.match(skipOf(order({ ...base, email: 'nope' }), { email: 'u@x.io' }), /properties\.email/)
   })
@@ -129,6 +138,8 @@ describe('recipientName', () => {
     ['traits firstName/lastName', {}, { firstName: 'Peter', lastName: 'Gibbons' }, 'Peter Gibbons'],
     ['traits first_name/last_name', {}, { first_name: 'Pe', last_name: 'G' }, 'Pe G'],
     ['none', {}, {}, undefined],
+    ['last_name alone', { last_name: 'Lee' }, {}, 'Lee'],
+    ['surname without name is not a name', { surname: 'Johnson' }, {}, undefined],
     ['non-string names are ignored', { name: { x: 1 }, surname: null }, {}, undefined],
   ]
   for (const [name, props, traits, expected] of cases) {
@@ -242,12 +253,38 @@ describe('per-order options: integrations.Trustpilot on the event', () => {
   }
 })
 
+describe('recipientName from the event context', () => {
+  test("context.traits come before the user's stored traits", () => {
+    const event = order({ order_id: 'o', email: 'a@b.co' }, { context: { traits: { name: 'Ctx Name' } } })
+    assert.equal(invitationOf(event, { name: 'User Name' }).body.recipientName, 'Ctx Name')
+    const bare = order({ order_id: 'o', email: 'a@b.co' }, { context: { traits: {} } })
+    assert.equal(invitationOf(bare, { name: 'User Name' }).body.recipientName, 'User Name')
+  })
+  test('order properties come before any traits', () => {
+    const event = order({ order_id: 'o', email: 'a@b.co', name: 'Prop' }, { context: { traits: { name: 'Ctx' } } })
+    assert.equal(invitationOf(event, { name: 'User' }).body.recipientName, 'Prop')
+  })
+})
+
 describe('consent and audiences', () => {
   const s = resolveSettings({ apiKey: 'k', consentCategories: ['Marketing', 'Analytics'] })
   const withConsent = (preferences: unknown) =>
     order({ order_id: 'o', email: 'a@b.co' }, { context: { consent: { categoryPreferences: preferences } } })
   test('all categories granted: sent', () => {
-    invitationOf(withConsent({ Marketing: true, Analytics: true, Other: false }), {}, s)
+    assert.equal(
+      invitationOf(withConsent({ Marketing: true, Analytics: true, Other: false }), {}, s).body.referenceId,
+      'o',
+    )
+  })
+  test('granted must be exactly true; several missing are all named', () => {
+    assert.equal(
+      skipOf(withConsent({ Marketing: 'yes', Analytics: 1 }), {}, s),
+      'consent not granted for: Marketing, Analytics',
+    )
+    assert.equal(
+      skipOf(withConsent(['Marketing']), {}, s),
+      'no consent stamp (context.consent.categoryPreferences); consentCategories requires one',
+    )
   })
   test('one category denied: skipped, naming it', () => {
     assert.match(
@@ -259,7 +296,7 @@ describe('consent and audiences', () => {
     assert.match(skipOf(order({ order_id: 'o', email: 'a@b.co' }), {}, s), /no consent stamp/)
   })
   test('no consentCategories setting: no check', () => {
-    invitationOf(order({ order_id: 'o', email: 'a@b.co' }))
+    assert.equal(invitationOf(order({ order_id: 'o', email: 'a@b.co' })).body.referenceId, 'o')
   })
   const a = resolveSettings({ apiKey: 'k', excludeAudiences: ['recent_complainers'] })
   test('a user in an excluded audience is skipped', () => {
@@ -269,7 +306,15 @@ describe('consent and audiences', () => {
     )
   })
   test('an audience key that is false or truthy-but-not-true does not exclude', () => {
-    invitationOf(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: false }, a)
-    invitationOf(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: 'yes' }, a)
+    for (const value of [false, 'yes']) {
+      assert.ok('invitation' in map(order({ order_id: 'o', email: 'a@b.co' }), { recent_complainers: value }, a))
+    }
+  })
+  test("an audience on the event's context.traits excludes too", () => {
+    const event = order({ order_id: 'o', email: 'a@b.co' }, { context: { traits: { recent_complainers: true } } })
+    assert.deepEqual(map(event, {}, a), {
+      skip: 'the user is in the excluded audience "recent_complainers"',
+      referenceId: 'o',
+    })
   })
 })

@@ -43,6 +43,21 @@ const key = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
 const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
 
 describe('outbox', () => {
+  // First, while no other test has timers running in this process.
+  test('no timer runs while the outbox is empty', async () => {
+    const before = activeTimers()
+    const { outbox, settled } = outboxUnderTest(
+      undefined,
+      createStore(API_KEY, () => {}),
+    )
+    outbox.flush()
+    assert.equal(activeTimers(), before, 'flush of an empty outbox starts no timer')
+    outbox.submit(invitation('t'))
+    await settled()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(activeTimers(), before, 'nothing left running after delivery')
+  })
+
   test('stores the invitation before the request and a tombstone after success', async () => {
     const { outbox, settled } = outboxUnderTest(
       undefined,
@@ -139,6 +154,8 @@ describe('outbox', () => {
     await new Promise((r) => setTimeout(r, 50)) // the second tab has had the lock by now
     assert.equal(fake.requests.length, 1)
     assert.deepEqual(tabs.map((t) => t.events.length).sort(), [0, 1])
+    // Both tabs asked for the entry's lock: the second one was kept off by it, not by luck.
+    assert.equal(hub.asked().filter((name) => name === `analytics-plugin-trustpilot:${API_KEY}:w`).length, 2)
   })
 
   test('Web Locks that refuse (opaque origins): the lease alone guards, and nothing spins', async () => {
@@ -164,6 +181,102 @@ describe('outbox', () => {
     assert.equal(activeTimers(), before)
   })
 
+  test("a fresh invitation's lease: keepalive patience (3 × timeoutMs) + 2 s from now; a claim's: timeoutMs + 2 s", async () => {
+    fake.script.push('hang')
+    let clock = 1_000_000
+    const { outbox } = outboxUnderTest({ timeoutMs: 100 }, undefined, undefined, { now: () => clock })
+    outbox.submit(invitation('leased'))
+    const fresh = JSON.parse(storage.getItem(key('leased')) ?? '{}').lease
+    assert.equal(fresh.since, 1_000_000)
+    assert.equal(fresh.until, 1_000_000 + 300 + 2_000)
+    outbox.stop()
+    // A later page claims an entry that waited out its backoff.
+    storage.setItem(
+      key('claimed'),
+      JSON.stringify({ invitation: invitation('claimed'), step: 'invite', attempts: 1, createdAt: 0, nextAt: 0 }),
+    )
+    fake.script.push('hang')
+    clock = 2_000_000
+    const later = outboxUnderTest({ timeoutMs: 100 }, undefined, undefined, { now: () => clock })
+    later.outbox.flush()
+    await new Promise((r) => setTimeout(r, 20))
+    const claimed = JSON.parse(storage.getItem(key('claimed')) ?? '{}').lease
+    assert.deepEqual([claimed.since, claimed.until], [2_000_000, 2_000_000 + 100 + 2_000])
+    later.outbox.stop()
+    await new Promise((r) => setTimeout(r, 350))
+  })
+
+  test('a failed attempt is stored with its count and its backoff, and the reason says when', async () => {
+    fake.script.push(500)
+    const clock = 5_000_000
+    const { outbox, events } = outboxUnderTest({}, undefined, undefined, { now: () => clock, random: () => 1 })
+    outbox.submit(invitation('backoff'))
+    while (!events.length) await new Promise((r) => setTimeout(r, 5))
+    outbox.stop()
+    const stored = JSON.parse(storage.getItem(key('backoff')) ?? '{}')
+    assert.deepEqual([stored.attempts, stored.nextAt, stored.lease], [1, clock + 1_000, undefined])
+    assert.equal(events[0]?.reason, 'Trustpilot answered HTTP 500; attempt 1 failed, next in 1 s')
+    // A second failure doubles the wait.
+    fake.script.push(500)
+    const again = outboxUnderTest({}, undefined, undefined, { now: () => clock + 1_000, random: () => 1 })
+    again.outbox.flush()
+    while (!again.events.length) await new Promise((r) => setTimeout(r, 5))
+    again.outbox.stop()
+    const second = JSON.parse(storage.getItem(key('backoff')) ?? '{}')
+    assert.deepEqual([second.attempts, second.nextAt], [2, clock + 1_000 + 2_000])
+  })
+
+  test("Trustpilot's Retry-After wins over a shorter backoff", async () => {
+    fake.script.push(503)
+    fake.retryAfter = '30'
+    try {
+      const clock = 7_000_000
+      const { outbox, events } = outboxUnderTest({}, undefined, undefined, { now: () => clock })
+      outbox.submit(invitation('later'))
+      while (!events.length) await new Promise((r) => setTimeout(r, 5))
+      outbox.stop()
+      assert.equal(JSON.parse(storage.getItem(key('later')) ?? '{}').nextAt, clock + 30_000)
+      assert.match(events[0]?.reason ?? '', /next in 30 s/)
+    } finally {
+      fake.retryAfter = undefined
+    }
+  })
+
+  test('a request that fails while the page is leaving is left as stored: no retry counted, the lease kept', async () => {
+    fake.script.push('network-error')
+    const { outbox, events } = outboxUnderTest()
+    outbox.submit(invitation('unloading'))
+    const before = storage.getItem(key('unloading'))
+    outbox.setLeaving(true)
+    await new Promise((r) => setTimeout(r, 250))
+    assert.deepEqual(events, [])
+    const stored = JSON.parse(storage.getItem(key('unloading')) ?? '{}')
+    assert.equal(stored.attempts, 0)
+    assert.equal(stored.lease.owner, JSON.parse(before ?? '{}').lease.owner)
+    outbox.stop()
+  })
+
+  test('after a 202, the step is stored: a later page owes only the products request', async () => {
+    fake.script.push('protocol', 500)
+    const first = outboxUnderTest()
+    first.outbox.submit(invitation('halfway'))
+    while (!first.events.length) await new Promise((r) => setTimeout(r, 5))
+    first.outbox.stop()
+    assert.equal(first.events[0]?.status, 'retrying')
+    const stored = parseRecord(storage.getItem(key('halfway')) ?? '')
+    assert.ok(stored && 'step' in stored && stored.step === 'products', 'a record the next page accepts')
+    // The next page, once the backoff is over.
+    storage.setItem(key('halfway'), JSON.stringify({ ...stored, nextAt: 0 }))
+    const next = outboxUnderTest()
+    next.outbox.flush()
+    assert.equal((await next.settled()).status, 'sent')
+    assert.deepEqual(
+      fake.requests.map((r) => 'products' in r.body),
+      [false, true, true],
+    )
+    next.outbox.stop()
+  })
+
   /** Stores a pending entry under another page's lease. */
   const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
     storage.setItem(
@@ -186,7 +299,8 @@ describe('outbox', () => {
   }
 
   test(`a lease whose page holds no owner lock (the page is gone) holds only ${LEFT_LEASE_MS} ms after it was written`, async () => {
-    const since = Date.now()
+    // Written LEFT_LEASE_MS − 300 ms ago (so the test waits 300 ms, not the whole 2 s).
+    const since = Date.now() - LEFT_LEASE_MS + 300
     seedLeased('gone', { owner: 'dead-page', since, until: since + 60_000 })
     const hub = lockHub()
     const { outbox, settled } = outboxUnderTest(
@@ -195,11 +309,11 @@ describe('outbox', () => {
       hub.page(),
     )
     outbox.flush()
-    await sleep(LEFT_LEASE_MS - 500)
+    await sleep(150)
     assert.equal(fake.requests.length, 0, 'a request written moments ago may still be landing: left alone')
     assert.equal((await settled()).status, 'sent')
     const waited = Date.now() - since
-    assert.ok(waited >= LEFT_LEASE_MS && waited < LEFT_LEASE_MS + 1_000, `sent ${waited} ms after the lease`)
+    assert.ok(waited >= LEFT_LEASE_MS && waited < LEFT_LEASE_MS + 500, `sent ${waited} ms after the lease`)
     assert.equal(fake.requests.length, 1)
     outbox.stop()
   })
@@ -226,13 +340,13 @@ describe('outbox', () => {
 
   test('without Web Locks a lease holds until it expires, as the only guard', async () => {
     const since = Date.now() - 10_000
-    seedLeased('nolocks', { owner: 'some-page', since, until: Date.now() + 1_500 })
+    seedLeased('nolocks', { owner: 'some-page', since, until: Date.now() + 400 })
     const { outbox, settled } = outboxUnderTest(
       undefined,
       createStore(API_KEY, () => {}),
     )
     outbox.flush()
-    await sleep(1_000)
+    await sleep(250)
     assert.equal(fake.requests.length, 0)
     assert.equal((await settled()).status, 'sent')
     outbox.stop()
@@ -257,18 +371,50 @@ describe('outbox', () => {
     assert.deepEqual(ownerLocks(), [], 'released on pagehide')
     const lease = JSON.parse(storage.getItem(key('left')) ?? '{}').lease
     assert.ok(lease.since >= left, 'the lease counts from the leaving')
+    // The next page runs LEFT_LEASE_MS − 300 ms later (its clock says so; the test waits 300 ms).
+    const skew = LEFT_LEASE_MS - 300
     const next = outboxUnderTest(
       undefined,
       createStore(API_KEY, () => {}),
       hub.page(),
+      { now: () => Date.now() + skew },
     )
     next.outbox.flush()
+    await sleep(150)
+    assert.equal(fake.requests.length, 1, 'only the leaving page request so far')
     assert.equal((await next.settled()).status, 'sent')
-    const waited = Date.now() - left
-    assert.ok(waited >= LEFT_LEASE_MS - 50 && waited < LEFT_LEASE_MS + 1_000, `sent ${waited} ms after the page left`)
+    const waited = Date.now() + skew - left
+    assert.ok(waited >= LEFT_LEASE_MS - 50 && waited < LEFT_LEASE_MS + 500, `sent ${waited} ms after the page left`)
     assert.deepEqual(leaving.events, [], 'the page that left reports nothing')
     leaving.outbox.stop()
     next.outbox.stop()
+  })
+
+  test(`more than ${MAX_PENDING} pending: the one created first is dropped, whatever the order stored`, async () => {
+    fake.fallback = 500
+    const now = Date.now()
+    // Stored newest first, so "first stored" and "oldest" differ.
+    for (let i = 0; i < MAX_PENDING; i++) {
+      storage.setItem(
+        key(`q${i}`),
+        JSON.stringify({
+          invitation: invitation(`q${i}`),
+          step: 'invite',
+          attempts: 1,
+          createdAt: now - 1_000 + i,
+          nextAt: now + 60_000,
+        }),
+      )
+    }
+    const { outbox, events } = outboxUnderTest({ maxAttempts: 100 })
+    outbox.submit(invitation('newest'))
+    await new Promise((r) => setTimeout(r, 20))
+    outbox.stop()
+    const failed = events.filter((e) => e.status === 'failed').map((e) => e.referenceId)
+    assert.deepEqual(failed, ['q0'])
+    assert.equal(storage.getItem(key('q0')), null)
+    assert.notEqual(storage.getItem(key('q49')), null)
+    await new Promise((r) => setTimeout(r, 100))
   })
 
   test(`more than ${MAX_PENDING} pending: the oldest idle one is dropped and reported`, async () => {
@@ -291,20 +437,6 @@ describe('outbox', () => {
     assert.notEqual(storage.getItem(key('p1')), null)
     await new Promise((r) => setTimeout(r, 100))
   })
-
-  test('no timer runs while the outbox is empty', async () => {
-    const before = activeTimers()
-    const { outbox, settled } = outboxUnderTest(
-      undefined,
-      createStore(API_KEY, () => {}),
-    )
-    outbox.flush()
-    assert.equal(activeTimers(), before, 'flush of an empty outbox starts no timer')
-    outbox.submit(invitation('t'))
-    await settled()
-    await new Promise((r) => setImmediate(r))
-    assert.equal(activeTimers(), before, 'nothing left running after delivery')
-  })
 })
 
 describe('store', () => {
@@ -323,6 +455,85 @@ describe('store', () => {
     assert.equal(store.get('ancient'), undefined)
     assert.equal(store.get('s0'), 'sent')
     assert.equal(store.get(`s${MAX_REMEMBERED + 1}`), undefined)
+  })
+
+  test('a delivered order is remembered for 30 days, not less', () => {
+    const now = Date.now()
+    const store = createStore(
+      API_KEY,
+      () => {},
+      () => now,
+    )
+    store.markSent('two-hours', now - 2 * 3_600_000)
+    store.markSent('29-days', now - 29 * 24 * 3_600_000)
+    store.markSent('31-days', now - 31 * 24 * 3_600_000)
+    store.pending()
+    assert.equal(store.get('two-hours'), 'sent')
+    assert.equal(store.get('29-days'), 'sent')
+    assert.equal(store.get('31-days'), undefined)
+  })
+
+  test(`past ${MAX_REMEMBERED} delivered orders, the most recently delivered are kept, whatever the order stored`, () => {
+    const now = Date.now()
+    const store = createStore(
+      API_KEY,
+      () => {},
+      () => now,
+    )
+    // Stored oldest last: the ones to forget are the last written, not the first.
+    for (let i = 0; i < MAX_REMEMBERED + 3; i++) store.markSent(`r${i}`, now - 10 * i)
+    store.pending()
+    assert.equal(store.get('r0'), 'sent')
+    assert.equal(store.get(`r${MAX_REMEMBERED - 1}`), 'sent')
+    assert.equal(store.get(`r${MAX_REMEMBERED}`), undefined)
+    assert.equal(store.get(`r${MAX_REMEMBERED + 2}`), undefined)
+  })
+
+  test('pending entries come oldest first', () => {
+    const store = createStore(API_KEY, () => {})
+    for (const [id, createdAt] of [
+      ['b', 2],
+      ['c', 3],
+      ['a', 1],
+    ] as const) {
+      storage.setItem(
+        key(id),
+        JSON.stringify({ invitation: invitation(id), step: 'invite', attempts: 0, createdAt, nextAt: 0 }),
+      )
+    }
+    assert.deepEqual(
+      store.pending().map((e) => e.invitation.body.referenceId),
+      ['a', 'b', 'c'],
+    )
+  })
+
+  test('a stored record is used only if every field this version relies on is there and right', () => {
+    const good = { invitation: invitation('v'), step: 'products', attempts: 1, createdAt: 1, nextAt: 2 }
+    assert.deepEqual(parseRecord(JSON.stringify(good)), good)
+    assert.deepEqual(parseRecord(JSON.stringify({ sent: 5 })), { sent: 5 })
+    const broken: Array<[string, unknown]> = [
+      [
+        'email not a string',
+        { ...good, invitation: { ...good.invitation, body: { ...good.invitation.body, recipientEmail: 1 } } },
+      ],
+      [
+        'referenceId not a string',
+        { ...good, invitation: { ...good.invitation, body: { ...good.invitation.body, referenceId: 1 } } },
+      ],
+      ['no body', { ...good, invitation: { products: [], productSkus: [] } }],
+      ['products not a list', { ...good, invitation: { ...good.invitation, products: {} } }],
+      ['productSkus not a list', { ...good, invitation: { ...good.invitation, productSkus: 'a' } }],
+      ['unknown step', { ...good, step: 'done' }],
+      ['attempts not a number', { ...good, attempts: '1' }],
+      ['createdAt not finite', { ...good, createdAt: null }],
+      ['nextAt missing', { ...good, nextAt: undefined }],
+      ['a tombstone with more keys', { sent: 5, x: 1 }],
+      ['a tombstone with no time', { sent: 'yesterday' }],
+      ['null', null],
+    ]
+    for (const [why, record] of broken) assert.equal(parseRecord(JSON.stringify(record)), undefined, why)
+    assert.equal(parseRecord('{nope'), undefined)
+    assert.deepEqual(parseRecord(JSON.stringify({ ...good, step: 'invite' })), { ...good, step: 'invite' })
   })
 
   test('corrupt records are dropped with a warning', () => {

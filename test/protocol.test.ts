@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
+import {
+  DeliveryAbandonedError,
+  IntegrationDisabledError,
+  InvitationRejectedError,
+  type RetryableError,
+  withTimeout,
+} from '../src/errors'
 import { mapOrder } from '../src/mapping'
+import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
-import { parseRetryAfter } from '../src/transport'
+import { apiTransport, interpretStatus, parseRetryAfter, type Step } from '../src/transport'
 import { API_KEY, DEFAULT_ENDPOINT, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
 import { mswServer, outboxUnderTest } from './helpers'
@@ -101,13 +109,16 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     ['429', 429, /HTTP 429/],
     ['a network error', 'network-error', /network error/],
     // The first delivery is a keepalive request, which browsers can't cancel: it gets 3× timeoutMs.
-    ['a hang (timeout)', 'hang', /no answer from Trustpilot within 900 ms/],
+    ['a hang (timeout)', 'hang', /no answer from Trustpilot within 300 ms/],
   ]
   for (const [name, behaviour, reason] of transient) {
     test(`${name}: transient, retried, then delivered`, async () => {
       fake.script.push(behaviour)
-      const { outbox, settled, events } = outboxUnderTest()
+      const { outbox, settled, events } = outboxUnderTest({ timeoutMs: 100 })
       outbox.submit(seedInvitation())
+      // Back online: the retry goes at once instead of after its backoff (and the test is quicker).
+      while (!events.length) await new Promise((r) => setTimeout(r, 5))
+      outbox.retryNow()
       assert.equal((await settled()).status, 'sent')
       const retrying = events.find((e) => e.status === 'retrying')
       assert.ok(retrying?.status === 'retrying')
@@ -119,17 +130,28 @@ describe('Trustpilot protocol over fetch (msw)', () => {
 
   test('a retry is no keepalive request and times out after timeoutMs', async () => {
     fake.script.push('hang', 'hang')
-    const { outbox, settled, events } = outboxUnderTest()
+    const { outbox, settled, events } = outboxUnderTest({ timeoutMs: 100 })
     outbox.submit(seedInvitation())
+    for (const count of [1, 2]) {
+      while (events.length < count) await new Promise((r) => setTimeout(r, 5))
+      outbox.retryNow()
+    }
     assert.equal((await settled()).status, 'sent')
     const reasons = events.flatMap((e) => (e.status === 'retrying' ? [e.error?.message] : []))
-    assert.deepEqual(reasons, ['no answer from Trustpilot within 900 ms', 'no answer from Trustpilot within 300 ms'])
+    assert.deepEqual(reasons, ['no answer from Trustpilot within 300 ms', 'no answer from Trustpilot within 100 ms'])
+    assert.deepEqual(
+      fake.requests.map((r) => r.keepalive),
+      [true, false, false, false],
+    )
   })
 
   test('transient failures stop at maxAgeHours with a failure naming the age', async () => {
     fake.fallback = 500
-    const { outbox, settled } = outboxUnderTest({ maxAgeHours: 0.0001 }) // 360 ms
+    const { outbox, settled, events } = outboxUnderTest({ maxAgeHours: 0.0001 }) // 360 ms
     outbox.submit(seedInvitation())
+    while (!events.length) await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 360))
+    outbox.retryNow()
     const event = await settled()
     assert.equal(event.error?.name, 'DeliveryAbandonedError')
     assert.match(event.reason, /gave up: older than 0\.0001 hours; last error: Trustpilot answered HTTP 500/)
@@ -140,6 +162,8 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     fake.fallback = 500
     const { outbox, settled, events } = outboxUnderTest({ maxAttempts: 2 })
     outbox.submit(seedInvitation())
+    while (!events.length) await new Promise((r) => setTimeout(r, 5))
+    outbox.retryNow()
     const event = await settled()
     assert.ok(event.status === 'failed')
     assert.equal(event.error?.name, 'DeliveryAbandonedError')
@@ -155,5 +179,148 @@ describe('Retry-After', () => {
     assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 4_000), 6_000)
     assert.equal(parseRetryAfter('soon'), undefined)
     assert.equal(parseRetryAfter(null), undefined)
+    assert.equal(parseRetryAfter(''), undefined)
+    assert.equal(parseRetryAfter('0'), 0)
+    assert.equal(parseRetryAfter(new Date(1_000).toUTCString(), 4_000), 0, 'a date in the past: now')
+  })
+})
+
+describe('what each status means', () => {
+  const created: Array<[number, Step]> = [
+    [200, 'invite'],
+    [201, 'invite'],
+    [204, 'invite'],
+    [250, 'invite'],
+    [254, 'invite'],
+    [299, 'invite'],
+    [201, 'products'],
+    // A 202 to the products request: Trustpilot has what it asked for; asking again would loop.
+    [202, 'products'],
+  ]
+  for (const [status, step] of created) {
+    test(`${status} to the ${step} request: created`, () =>
+      assert.equal(interpretStatus(status, step, null), 'created'))
+  }
+  test('202 to the first request: send again with products', () => {
+    assert.equal(interpretStatus(202, 'invite', null), 'needs-products')
+  })
+  const failures: Array<[number, string, number | undefined]> = [
+    [251, 'IntegrationDisabledError', 251],
+    [253, 'IntegrationDisabledError', 253],
+    [199, 'InvitationRejectedError', 199],
+    [300, 'InvitationRejectedError', 300],
+    [400, 'InvitationRejectedError', 400],
+    [428, 'InvitationRejectedError', 428],
+    [430, 'InvitationRejectedError', 430],
+    [499, 'InvitationRejectedError', 499],
+    [429, 'RetryableError', 429],
+    [500, 'RetryableError', 500],
+    [599, 'RetryableError', 599],
+  ]
+  for (const [status, name, carried] of failures) {
+    test(`${status}: ${name}`, () => {
+      assert.throws(
+        () => interpretStatus(status, 'invite', null),
+        (error: Error & { status?: number }) => {
+          assert.equal(error.name, name)
+          assert.equal(error.status, carried)
+          return true
+        },
+      )
+    })
+  }
+  test('Retry-After travels with a retryable answer, in milliseconds', () => {
+    assert.throws(
+      () => interpretStatus(503, 'invite', '7'),
+      (error: RetryableError) => error.retryAfterMs === 7_000 && error.message === 'Trustpilot answered HTTP 503',
+    )
+  })
+  test('error messages', () => {
+    assert.equal(new InvitationRejectedError(404).message, 'Trustpilot rejected the invitation (HTTP 404)')
+    assert.equal(
+      new IntegrationDisabledError(252).message,
+      'Trustpilot integration disabled or domain blocked (HTTP 252)',
+    )
+    assert.equal(new InvitationRejectedError(undefined, 'said no').message, 'Trustpilot said no')
+    assert.ok(new IntegrationDisabledError(252) instanceof InvitationRejectedError)
+    assert.equal(new DeliveryAbandonedError('x').name, 'DeliveryAbandonedError')
+  })
+})
+
+describe('backoff', () => {
+  test('exponential from 1 s, 50–100% jitter, capped at 10 minutes', () => {
+    const at = (attempts: number, random: number) => backoffMs(attempts, () => random)
+    assert.deepEqual(
+      [at(1, 0), at(1, 1), at(2, 0), at(2, 1), at(3, 0.5), at(4, 0)],
+      [500, 1_000, 1_000, 2_000, 3_000, 4_000],
+    )
+    assert.equal(at(11, 1), 600_000)
+    assert.equal(at(30, 0), 300_000)
+  })
+})
+
+describe('timeouts', () => {
+  test('withTimeout rejects with what was awaited, calls onTimeout once, and leaves no timer', async () => {
+    let calls = 0
+    const never = new Promise<never>(() => {})
+    await assert.rejects(
+      withTimeout(never, 20, 'no answer', () => calls++),
+      {
+        name: 'RetryableError',
+        message: 'no answer within 20 ms',
+      },
+    )
+    assert.equal(calls, 1)
+    assert.equal(await withTimeout(Promise.resolve(5), 1_000, 'x'), 5)
+    assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, 0)
+  })
+
+  test('a timed-out request that is no keepalive is aborted', async () => {
+    fake.script.push('hang')
+    const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 100 })
+    await assert.rejects(
+      apiTransport(settings).send(seedInvitation(), 'invite', false),
+      /no answer from Trustpilot within 100 ms/,
+    )
+    await new Promise((r) => setTimeout(r, 20))
+    assert.equal(fake.requests[0]?.keepalive, false)
+    assert.equal(fake.requests[0]?.aborted, true)
+  })
+
+  test('a keepalive request gets 3× timeoutMs and is not aborted (browsers could not stop it anyway)', async () => {
+    fake.script.push('hang')
+    const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 50 })
+    const started = Date.now()
+    await assert.rejects(apiTransport(settings).send(seedInvitation(), 'invite', true), /within 150 ms/)
+    assert.ok(Date.now() - started >= 140)
+    assert.equal(fake.requests[0]?.keepalive, true)
+    assert.equal(fake.requests[0]?.aborted, false)
+  })
+})
+
+describe('keepalive budget (64 KiB in flight per page)', () => {
+  const bigInvitation = (id: string, kib: number) => {
+    const invitation = seedInvitation()
+    return { ...invitation, body: { ...invitation.body, referenceId: id, recipientName: 'x'.repeat(kib * 1024) } }
+  }
+  test('requests after one another each get keepalive: the budget comes back', async () => {
+    fake.fallback = 201
+    const transport = apiTransport(resolveSettings({ apiKey: API_KEY }))
+    for (const id of ['k1', 'k2', 'k3']) await transport.send(bigInvitation(id, 40), 'invite', true)
+    assert.deepEqual(
+      fake.requests.map((r) => r.keepalive),
+      [true, true, true],
+    )
+  })
+  test('past the budget, a request at the same time goes without keepalive', async () => {
+    fake.fallback = 201
+    const transport = apiTransport(resolveSettings({ apiKey: API_KEY }))
+    await Promise.all(['c1', 'c2'].map((id) => transport.send(bigInvitation(id, 40), 'invite', true)))
+    assert.deepEqual(fake.requests.map((r) => r.keepalive).sort(), [false, true])
+  })
+  test('a body over the budget on its own goes without keepalive', async () => {
+    fake.fallback = 201
+    await apiTransport(resolveSettings({ apiKey: API_KEY })).send(bigInvitation('huge', 70), 'invite', true)
+    assert.equal(fake.requests[0]?.keepalive, false)
   })
 })

@@ -79,6 +79,80 @@ describe('settings', () => {
     })
   }
 
+  test("null or '' takes the default, as the Segment app sends an emptied field", () => {
+    for (const empty of [null, '']) {
+      const s = resolve({
+        apiKey: 'k',
+        source: empty,
+        debug: empty,
+        timeoutMs: empty,
+        maxAttempts: empty,
+        maxAgeHours: empty,
+        transport: empty,
+        tags: empty,
+        templateId: empty,
+        consentCategories: empty,
+        excludeAudiences: empty,
+      })
+      assert.deepEqual(
+        [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeMs, s.transport, s.tags, s.templateId],
+        ['InvitationScript', false, 10_000, 10, 72 * 3_600_000, 'api', undefined, undefined],
+      )
+      assert.equal(s.consentCategories, undefined)
+      assert.deepEqual(s.excludeAudiences, [])
+    }
+  })
+
+  test('values as given: numbers, lists, transport', () => {
+    const s = resolve({
+      apiKey: 'k',
+      source: 'Shop',
+      debug: true,
+      timeoutMs: 2_500,
+      maxAttempts: 2.5,
+      maxAgeHours: 1,
+      transport: 'script',
+      tags: ['a'],
+      templateId: 't',
+      locale: 'da-DK',
+      consentCategories: ['Marketing'],
+      excludeAudiences: ['x'],
+    })
+    assert.deepEqual(
+      [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeMs, s.transport, s.tags, s.templateId, s.locale],
+      ['Shop', true, 2_500, 3, 3_600_000, 'script', ['a'], 't', 'da-DK'],
+    )
+    assert.deepEqual([s.consentCategories, s.excludeAudiences], [['Marketing'], ['x']])
+    assert.equal(resolve({ apiKey: 'k', transport: 'api' }).transport, 'api')
+  })
+
+  test('an error names the setting and the rule', () => {
+    assert.throws(() => resolve({ apiKey: 'k', timeoutMs: -5 }), {
+      message: 'Trustpilot: setting "timeoutMs" must be a positive number',
+    })
+    assert.throws(() => resolve({ apiKey: 'k', maxAgeHours: Number.POSITIVE_INFINITY }), { message: /"maxAgeHours"/ })
+    assert.throws(() => resolve({ apiKey: 'k', endpoint: 'http://example.com' }), {
+      message:
+        'Trustpilot: setting "endpoint" must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials',
+    })
+    assert.throws(() => resolve({ apiKey: 'k', endpoint: 42 }), { message: /"endpoint"/ })
+    assert.throws(() => resolve({ apiKey: 'k', endpoint: null }), { message: /"endpoint"/ })
+  })
+
+  const notLoopback = [
+    'http://127.0.0.1.evil.example',
+    'http://a127.0.0.1.example',
+    'http://127.0.0.1.nip.io:8080',
+    'https://example.com/#hash',
+    'https://user:pw@example.com',
+    'https://user@example.com',
+  ]
+  for (const input of notLoopback) {
+    test(`endpoint ${input} throws: not loopback, or a hash, credentials or query`, () => {
+      assert.throws(() => resolve({ apiKey: 'k', endpoint: input }), { message: /"endpoint"/ })
+    })
+  }
+
   test('unknown keys from the Segment app are ignored', () => {
     assert.equal(resolve({ apiKey: 'k', versionSettings: { componentTypes: [] }, type: 'browser' }).apiKey, 'k')
   })
