@@ -277,6 +277,47 @@ describe('outbox', () => {
     next.outbox.stop()
   })
 
+  test('the owner lock is let go once nothing is in flight', async () => {
+    const hub = lockHub()
+    const { outbox, settled } = outboxUnderTest(undefined, undefined, hub.page())
+    outbox.submit(invitation('done'))
+    await settled()
+    await sleep(10)
+    assert.deepEqual(
+      hub.held().filter((name) => name.includes(':owner:')),
+      [],
+    )
+    assert.equal(hub.asked().filter((name) => name.includes(':owner:')).length, 1)
+    outbox.stop()
+  })
+
+  test('a leaving page starts nothing; back from the back/forward cache (pageshow), it sends what is due', async () => {
+    storage.setItem(
+      key('bfcache'),
+      JSON.stringify({ invitation: invitation('bfcache'), step: 'invite', attempts: 1, createdAt: 0, nextAt: 0 }),
+    )
+    const { outbox, settled } = outboxUnderTest(undefined, undefined, lockHub().page())
+    outbox.setLeaving(true)
+    outbox.flush()
+    await sleep(50)
+    assert.equal(fake.requests.length, 0)
+    outbox.setLeaving(false)
+    assert.equal((await settled()).status, 'sent')
+    outbox.stop()
+  })
+
+  test("without Web Locks, pagehide leaves the page's lease as it was (it holds until it expires)", async () => {
+    fake.script.push('hang')
+    const { outbox } = outboxUnderTest()
+    outbox.submit(invitation('nolock-leave'))
+    const before = storage.getItem(key('nolock-leave'))
+    await sleep(5)
+    outbox.setLeaving(true)
+    assert.equal(storage.getItem(key('nolock-leave')), before)
+    outbox.stop()
+    await sleep(350)
+  })
+
   /** Stores a pending entry under another page's lease. */
   const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
     storage.setItem(
@@ -331,6 +372,10 @@ describe('outbox', () => {
     outbox.flush()
     await sleep(500)
     assert.equal(fake.requests.length, 0, "a live page's request is never doubled")
+    // One watch on that page's lock, however many times this page looked at the outbox.
+    outbox.flush()
+    await sleep(20)
+    assert.equal(hub.asked().filter((name) => name === ownerLockName('live-page')).length, 2, 'its own, and one watch')
     const died = Date.now()
     hub.kill(live)
     assert.equal((await settled()).status, 'sent')

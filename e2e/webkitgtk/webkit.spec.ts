@@ -117,3 +117,33 @@ test("transport: 'script' hands the invitation to tp.min.js (the stand-in) and r
   const scripts = await shop.driver.executeScript<string[]>('return [...document.scripts].map((s) => s.src)')
   expect(scripts).toContain(`${standIn.url}/tp.min.js`)
 })
+
+test("transport: 'script': two orders on one page are each sent; a 400 is a failure with the script's words", async ({
+  shop,
+  standIn,
+}) => {
+  await shop.open({ settings: { ...settingsFor(standIn), transport: 'script' } })
+  await shop.track('Order Completed', order('script-1'))
+  await shop.track('Order Completed', order('script-2'))
+  await shop.waitForOutcome('sent', 'script-1')
+  await shop.waitForOutcome('sent', 'script-2')
+  expect((await shop.outcomes()).map((o) => o.status)).toEqual(['sent', 'sent'])
+  // A fresh page, so the script's replay of an earlier products request doesn't take the fault.
+  standIn.faults.push(400)
+  await shop.open({ settings: { ...settingsFor(standIn), transport: 'script' } })
+  await shop.track('Order Completed', order('script-bad'))
+  const failed = await shop.waitForOutcome('failed', 'script-bad')
+  expect(failed?.reason).toBe(
+    'Trustpilot rejected the invitation through its script: Failed to create invitation: Bad Request',
+  )
+})
+
+test('per-order options and product prices reach Trustpilot', async ({ shop, trustpilotApi }) => {
+  await shop.open({ settings: { apiKey: API_KEY, locale: 'en-GB' } })
+  await shop.track('Order Completed', SEED_PROPERTIES, { integrations: { Trustpilot: { locale: 'sv-SE' } } })
+  await shop.waitForOutcome('sent')
+  expect(trustpilotApi.requests.map((r) => r.body)).toEqual([
+    { ...SEED_FIRST_BODY, locale: 'sv-SE' },
+    { ...SEED_SECOND_BODY, locale: 'sv-SE' },
+  ])
+})
