@@ -109,6 +109,8 @@ export function lockHub() {
           const callback = args.pop() as (lock: Lock) => unknown
           const mode = ((args[0] as LockOptions | undefined)?.mode ?? 'exclusive') as Mode
           asked.push(name)
+          // As browsers do: a mode other than these two is a TypeError.
+          if (mode !== 'exclusive' && mode !== 'shared') return Promise.reject(new TypeError(`bad mode ${mode}`))
           return new Promise((resolve, reject) => {
             queue.push({
               name,

@@ -318,6 +318,97 @@ describe('outbox', () => {
     await sleep(350)
   })
 
+  /** Stores a pending entry, due at `nextAt`, under `lease` if given. */
+  const seedEntry = (id: string, fields: Record<string, unknown> = {}) =>
+    storage.setItem(
+      key(id),
+      JSON.stringify({ invitation: invitation(id), step: 'invite', attempts: 1, createdAt: 0, nextAt: 0, ...fields }),
+    )
+
+  test('back online (retryNow): what waits out a backoff goes at once; what another page leased does not', async () => {
+    const later = Date.now() + 3_600_000
+    seedEntry('backing-off', { nextAt: later })
+    seedEntry('leased', { nextAt: later, lease: { owner: 'other', since: Date.now(), until: later } })
+    const { outbox, settled } = outboxUnderTest()
+    outbox.flush()
+    await sleep(50)
+    assert.equal(fake.requests.length, 0)
+    outbox.retryNow()
+    assert.equal((await settled()).referenceId, 'backing-off')
+    await sleep(50)
+    assert.deepEqual(
+      fake.requests.map((r) => r.body.referenceId),
+      ['backing-off'],
+    )
+    assert.equal(JSON.parse(storage.getItem(key('leased')) ?? '{}').nextAt, later)
+    outbox.stop()
+  })
+
+  test('flushing twice while an entry is on its way sends it once; a stopped outbox sends nothing', async () => {
+    fake.fallback = 'hang'
+    seedEntry('twice')
+    const { outbox } = outboxUnderTest({ timeoutMs: 400 })
+    outbox.flush()
+    outbox.flush()
+    await sleep(50)
+    assert.equal(fake.requests.length, 1)
+    outbox.stop()
+    seedEntry('after-stop')
+    outbox.flush()
+    outbox.retryNow()
+    await sleep(50)
+    assert.equal(fake.requests.length, 1)
+  })
+
+  test('a network error waits a moment for pagehide: a page that turns out to be leaving counts no retry', async () => {
+    fake.script.push('network-error')
+    const { outbox, events } = outboxUnderTest()
+    outbox.submit(invitation('torn-down'))
+    while (fake.requests.length === 0) await sleep(1)
+    await sleep(30)
+    outbox.setLeaving(true) // pagehide, just after the page's fetches were cut
+    await sleep(200)
+    assert.deepEqual(events, [])
+    assert.equal(JSON.parse(storage.getItem(key('torn-down')) ?? '{}').attempts, 0)
+    outbox.stop()
+  })
+
+  test(`past ${MAX_PENDING} pending, an entry on its way is never the one dropped`, async () => {
+    fake.fallback = 'hang'
+    const now = Date.now()
+    seedEntry('q0', { createdAt: now - 5_000 })
+    for (let i = 1; i < MAX_PENDING; i++) seedEntry(`q${i}`, { createdAt: now - 1_000 + i, nextAt: now + 60_000 })
+    const { outbox, events } = outboxUnderTest({ timeoutMs: 400, maxAttempts: 100 })
+    outbox.flush()
+    while (fake.requests.length === 0) await sleep(1)
+    outbox.submit(invitation('newest'))
+    await sleep(20)
+    outbox.stop()
+    assert.deepEqual(
+      events.filter((e) => e.status === 'failed').map((e) => e.referenceId),
+      ['q1'],
+    )
+  })
+
+  test('an entry due in 40 days gets one timer, capped to what setTimeout can hold, and no busy loop', async () => {
+    seedEntry('far', { nextAt: Date.now() + 40 * 24 * 3_600_000 })
+    const reads = { count: 0 }
+    const key = storage.key.bind(storage)
+    storage.key = (index: number) => {
+      reads.count++
+      return key(index)
+    }
+    try {
+      const { outbox } = outboxUnderTest()
+      outbox.flush()
+      await sleep(100)
+      assert.ok(reads.count < 10, `storage read ${reads.count} times in 100 ms`)
+      outbox.stop()
+    } finally {
+      storage.key = key
+    }
+  })
+
   /** Stores a pending entry under another page's lease. */
   const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
     storage.setItem(
@@ -353,6 +444,11 @@ describe('outbox', () => {
     await sleep(150)
     assert.equal(fake.requests.length, 0, 'a request written moments ago may still be landing: left alone')
     assert.equal((await settled()).status, 'sent')
+    // A page with no lock is not watched: its lease's end is timed instead.
+    assert.deepEqual(
+      hub.asked().filter((name) => name === ownerLockName('dead-page')),
+      [],
+    )
     const waited = Date.now() - since
     assert.ok(waited >= LEFT_LEASE_MS && waited < LEFT_LEASE_MS + 500, `sent ${waited} ms after the lease`)
     assert.equal(fake.requests.length, 1)
