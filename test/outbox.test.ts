@@ -409,19 +409,9 @@ describe('outbox', () => {
     }
   })
 
-  /** Stores a pending entry under another page's lease. */
+  /** Stores a pending entry under another page's lease, written when the lease was. */
   const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
-    storage.setItem(
-      key(id),
-      JSON.stringify({
-        invitation: invitation(id),
-        step: 'invite',
-        attempts: 0,
-        createdAt: lease.since,
-        nextAt: lease.since,
-        lease,
-      }),
-    )
+    seedEntry(id, { attempts: 0, createdAt: lease.since, nextAt: lease.since, lease })
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
   /** A page that holds its owner lock until it is killed. */
   function livePage(hub: ReturnType<typeof lockHub>, owner: string) {
