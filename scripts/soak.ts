@@ -17,6 +17,7 @@ import { chromium, firefox, type Page } from '@playwright/test'
 import type { WebDriver } from 'selenium-webdriver'
 import { findChromium, findFirefox } from '../e2e/support/browsers'
 import { newWebKitSession, startWebKitDriver } from '../e2e/support/webkitgtk'
+import { withTimeout } from '../src/errors'
 import { startStandIn } from './stand-in'
 import { startStaticServer } from './static-server'
 
@@ -151,20 +152,12 @@ const STEP_MS = 15_000
 
 /** Runs one step of the driver, bounded; a failure or timeout is counted, never thrown. */
 async function step<T>(what: string, action: () => Promise<T>): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined
   try {
-    return await Promise.race([
-      action(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${STEP_MS} ms`)), STEP_MS)
-      }),
-    ])
+    return await withTimeout(action(), STEP_MS, 'no end to the step')
   } catch (error) {
     counts['driver faults']++
     events.push(`${elapsed()}: driver fault in ${what}: ${(error as Error).message?.split('\n')[0]}`)
     return undefined
-  } finally {
-    clearTimeout(timer)
   }
 }
 

@@ -6,7 +6,7 @@
  * The input comes from shop code we don't control, so it is read as `unknown` and never trusted:
  * wrong types are reasons, not exceptions.
  */
-import type { ResolvedSettings } from './settings.js'
+import { type Check, isAbsent, isText, isTexts, type ResolvedSettings, TEXT_RULE, TEXTS_RULE } from './settings.js'
 
 /** One product, in Trustpilot's field names. Absent fields are left out, never sent as null. */
 export interface InvitationProduct {
@@ -99,34 +99,28 @@ const nameOfTraits = (t: Bag): string | undefined =>
 
 /** Per-order options: `integrations: { Trustpilot: { templateId, locale, tags } }` on the event. */
 const ORDER_OPTIONS = 'integrations.Trustpilot'
+type OrderOptions = Pick<InvitationBody, 'templateId' | 'locale' | 'tags'>
+/** Each option, checked by the same rule as the setting it overrides. */
+const PER_ORDER: ReadonlyArray<readonly [keyof OrderOptions, Check, string]> = [
+  ['templateId', isText, TEXT_RULE],
+  ['locale', isText, TEXT_RULE],
+  ['tags', isTexts, TEXTS_RULE],
+]
 
 /**
  * The event's own templateId, locale and tags, over the settings' (Segment's convention: a
  * destination's entry in `integrations` may be an object of options). A reason when one is invalid.
  */
-function orderOptions(
-  integrations: Bag,
-  settings: ResolvedSettings,
-): Pick<InvitationBody, 'templateId' | 'locale' | 'tags'> | string {
+function orderOptions(integrations: Bag, settings: ResolvedSettings): OrderOptions | string {
   const given = bag(integrations.Trustpilot)
-  // Absent, null or '' on the event: the setting stands, as for the settings themselves.
-  const own = (field: 'templateId' | 'locale' | 'tags') =>
-    given[field] === undefined || given[field] === null || given[field] === '' ? undefined : given[field]
-  const templateId = own('templateId')
-  const locale = own('locale')
-  const tags = own('tags')
-  if (templateId !== undefined && typeof templateId !== 'string') return `${ORDER_OPTIONS}.templateId must be a string`
-  if (locale !== undefined && typeof locale !== 'string') return `${ORDER_OPTIONS}.locale must be a string`
-  if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string' && tag !== ''))) {
-    return `${ORDER_OPTIONS}.tags must be an array of non-empty strings`
+  const options: Record<string, unknown> = {}
+  for (const [field, check, rule] of PER_ORDER) {
+    // Absent, null or '' on the event: the setting stands, as for the settings themselves.
+    const own = given[field]
+    if (!isAbsent(own) && !check(own)) return `${ORDER_OPTIONS}.${field} ${rule}`
+    const value = isAbsent(own) ? settings[field] : own
+    if (value) options[field] = value
   }
-  const options: Pick<InvitationBody, 'templateId' | 'locale' | 'tags'> = {}
-  const chosenTemplate = (templateId as string | undefined) ?? settings.templateId
-  const chosenLocale = (locale as string | undefined) ?? settings.locale
-  const chosenTags = (tags as string[] | undefined) ?? settings.tags
-  if (chosenTemplate) options.templateId = chosenTemplate
-  if (chosenLocale) options.locale = chosenLocale
-  if (chosenTags) options.tags = chosenTags
   return options
 }
 

@@ -49,15 +49,19 @@ function resolveEndpoint(value: unknown): string {
   return url.origin + url.pathname.replace(/\/+$/, '')
 }
 
-type Check = (value: unknown) => boolean
-const isText: Check = (v) => typeof v === 'string'
-const isTexts: Check = (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '')
+export type Check = (value: unknown) => boolean
+/** Absent, null or '' (what the Segment app sends for an emptied field): the default stands. */
+export const isAbsent = (value: unknown) => value === undefined || value === null || value === ''
+export const isText: Check = (v) => typeof v === 'string'
+export const isTexts: Check = (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '')
 const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity
+export const TEXT_RULE = 'must be a string'
+export const TEXTS_RULE = 'must be an array of non-empty strings'
 
 /** The setting's value, or `fallback` when it is absent; a present value must pass `check`. */
 function read<T>(settings: Record<string, unknown>, name: string, check: Check, rule: string, fallback?: T): T {
   const value = settings[name]
-  if (value === undefined || value === null || value === '') return fallback as T
+  if (isAbsent(value)) return fallback as T
   return check(value) ? (value as T) : fail(name, rule)
 }
 
@@ -68,9 +72,8 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   if (typeof apiKey !== 'string' || !apiKey.trim()) {
     fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string')
   }
-  const text = (name: string, fallback?: string) => read(settings, name, isText, 'must be a string', fallback)
-  const texts = (name: string) =>
-    read<string[] | undefined>(settings, name, isTexts, 'must be an array of non-empty strings')
+  const text = (name: string, fallback?: string) => read(settings, name, isText, TEXT_RULE, fallback)
+  const texts = (name: string) => read<string[] | undefined>(settings, name, isTexts, TEXTS_RULE)
   const number = (name: string, fallback: number) =>
     read(settings, name, isPositive, 'must be a positive number', fallback)
 
