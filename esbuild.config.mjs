@@ -1,6 +1,11 @@
-// Builds the two files a browser loads: dist/index.js (ES module, for bundlers and CDN imports) and
-// dist/trustpilot.global.js (classic script for analytics-next remote plugins). Both are
-// self-contained: analytics-next is used for types only, so nothing is imported at run time.
+// Builds the files a browser loads:
+// - dist/index.js, the entry every page loads (ES module, for bundlers and CDN imports);
+// - dist/delivery.js, the delivery module the entry imports on demand as './delivery.js' (left as
+//   that import, so a shop's bundler makes it a chunk and a CDN serves it from beside the entry);
+// - dist/script-transport.js, imported by the delivery module only for `transport: 'script'`;
+// - dist/trustpilot.global.js, the entry as a classic script for analytics-next remote plugins,
+//   which loads the same dist/delivery.js from its own URL.
+// Each is self-contained otherwise: analytics-next is used for types only.
 //
 // esbuild bundles and minifies; terser then compresses once more. Its names are chosen for gzip
 // (most frequent characters first), which takes about 5% off the gzipped size esbuild alone gives,
@@ -12,6 +17,48 @@ import * as esbuild from 'esbuild'
 import { minify } from 'terser'
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
+
+/**
+ * Leaves `import('./delivery.js')` (in the entry) and `import('./script-transport.js')` (in the
+ * delivery module) as they are: each is a file of its own in dist/, loaded from beside its importer.
+ */
+export const separateModules = {
+  name: 'separate-modules',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/(delivery|script-transport)\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+    )
+  },
+}
+
+/**
+ * For the delivery module and the script transport: errors.ts becomes errors-of-entry.ts, which
+ * uses the classes the entry defined instead of a second copy (see errors.ts for why).
+ */
+export const errorsOfEntry = {
+  name: 'errors-of-entry',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/errors\.js$/ }, (args) =>
+      args.importer.endsWith('errors-of-entry.ts')
+        ? undefined
+        : { path: new URL('./src/errors-of-entry.ts', import.meta.url).pathname },
+    )
+  },
+}
+
+/**
+ * What dist/ holds: entry file, format, output, and whether it runs after the entry.
+ * @type {Array<[string, 'esm' | 'iife', string, string?]>}
+ */
+export const OUTPUTS = [
+  ['src/index.ts', 'esm', 'dist/index.js'],
+  ['src/delivery.ts', 'esm', 'dist/delivery.js', 'after entry'],
+  ['src/script-transport.ts', 'esm', 'dist/script-transport.js', 'after entry'],
+  ['src/global.ts', 'iife', 'dist/trustpilot.global.js'],
+]
+
+/** The esbuild plugins one output is built with. */
+export const pluginsFor = (afterEntry) => (afterEntry ? [separateModules, errorsOfEntry] : [separateModules])
 
 /**
  * Bundles one entry the way dist/ is built and returns the code and its source map.
@@ -51,17 +98,14 @@ export async function bundle(entry, format, outfile, plugins = []) {
   return { code: String(output.code), map: String(output.map) }
 }
 
-async function build(entry, format, outfile) {
-  const { code, map } = await bundle(entry, format, outfile)
+async function build(entry, format, outfile, afterEntry) {
+  const { code, map } = await bundle(entry, format, outfile, pluginsFor(afterEntry))
   writeFileSync(outfile, code)
   writeFileSync(`${outfile}.map`, map)
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   mkdirSync('dist', { recursive: true })
-  await Promise.all([
-    build('src/index.ts', 'esm', 'dist/index.js'),
-    build('src/global.ts', 'iife', 'dist/trustpilot.global.js'),
-  ])
-  console.log(`built dist/index.js and dist/trustpilot.global.js (v${version})`)
+  await Promise.all(OUTPUTS.map((output) => build(...output)))
+  console.log(`built ${OUTPUTS.map((output) => output[2]).join(', ')} (v${version})`)
 }

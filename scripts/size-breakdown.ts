@@ -1,5 +1,6 @@
 /**
- * `npm run size:breakdown`: where the gzipped bytes of dist/index.js go, built exactly as
+ * `npm run size:breakdown`: where the gzipped bytes of dist/index.js (the entry every page loads) and
+ * dist/delivery.js (the module loaded on demand) go, each built exactly as
  * `npm run build` builds it (esbuild.config.mjs's `bundle()`) and measured as size-limit measures
  * (gzip level 9).
  *
@@ -14,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import type { Plugin } from 'esbuild'
 import ts from 'typescript'
-import { bundle } from '../esbuild.config.mjs'
+import { bundle, OUTPUTS, pluginsFor } from '../esbuild.config.mjs'
 
 const gzip = (text: string) => gzipSync(text, { level: 9 }).length
 
@@ -77,23 +78,26 @@ function ownersOf(code: string, map: { sources: string[]; mappings: string }): n
   return owners
 }
 
-const built = await bundle('src/index.ts', 'esm', 'dist/index.js')
-const total = gzip(built.code)
-const map = JSON.parse(built.map) as { sources: string[]; mappings: string }
-const owners = ownersOf(built.code, map)
+for (const [entry, , outfile, afterEntry] of OUTPUTS.filter(([, format]) => format === 'esm')) {
+  const plugins = pluginsFor(afterEntry)
+  const built = await bundle(entry, 'esm', outfile, plugins)
+  const total = gzip(built.code)
+  const map = JSON.parse(built.map) as { sources: string[]; mappings: string }
+  const owners = ownersOf(built.code, map)
 
-const rows = map.sources.map((name, index) => {
-  const rest = [...built.code].filter((_, at) => owners[at] !== index).join('')
-  return { file: name.replace(/^(\.\.\/)+/, ''), minified: built.code.length - rest.length, gzip: total - gzip(rest) }
-})
-rows.sort((a, b) => b.gzip - a.gzip)
+  const rows = map.sources.map((name, index) => {
+    const rest = [...built.code].filter((_, at) => owners[at] !== index).join('')
+    return { file: name.replace(/^(\.\.\/)+/, ''), minified: built.code.length - rest.length, gzip: total - gzip(rest) }
+  })
+  rows.sort((a, b) => b.gzip - a.gzip)
 
-const bare = await bundle('src/index.ts', 'esm', 'dist/index.js', [withoutMessages])
-const bareTotal = gzip(bare.code)
+  const bare = await bundle(entry, 'esm', outfile, [...plugins, withoutMessages])
+  const bareTotal = gzip(bare.code)
 
-console.log(`dist/index.js as built: ${built.code.length} B minified, ${total} B gzip\n`)
-console.log('file                     minified   gzip it adds')
-for (const row of rows) {
-  console.log(`${row.file.padEnd(24)} ${String(row.minified).padStart(8)} B ${String(row.gzip).padStart(8)} B`)
+  console.log(`${outfile} as built: ${built.code.length} B minified, ${total} B gzip\n`)
+  console.log('file                     minified   gzip it adds')
+  for (const row of rows) {
+    console.log(`${row.file.padEnd(24)} ${String(row.minified).padStart(8)} B ${String(row.gzip).padStart(8)} B`)
+  }
+  console.log(`\nwith every message string emptied: ${bareTotal} B gzip (the messages cost ${total - bareTotal} B)\n`)
 }
-console.log(`\nwith every message string emptied: ${bareTotal} B gzip (the messages cost ${total - bareTotal} B)`)

@@ -17,7 +17,7 @@ import { chromium, firefox, type Page } from '@playwright/test'
 import type { WebDriver } from 'selenium-webdriver'
 import { findChromium, findFirefox } from '../e2e/support/browsers'
 import { newWebKitSession, startWebKitDriver } from '../e2e/support/webkitgtk'
-import { withTimeout } from '../src/errors'
+import { withTimeout } from '../src/timeout'
 import { startStandIn } from './stand-in'
 import { startStaticServer } from './static-server'
 

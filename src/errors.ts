@@ -1,7 +1,13 @@
 /**
  * Typed delivery errors, told apart by `name` (as analytics-next's Segment.io plugin does with
  * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
+ *
+ * The entry defines them and exports them; the delivery module, a bundle of its own, throws them.
+ * So that `instanceof` holds, and the bytes are not paid twice, the entry also leaves the classes
+ * under ERRORS_KEY and the delivery bundle uses those (errors-of-entry.ts, swapped in for this file
+ * by esbuild.config.mjs).
  */
+import { ERRORS_KEY } from './keys.js'
 
 /**
  * Trustpilot refused the invitation for good (a 4xx other than 429, or an error from its script):
@@ -46,20 +52,9 @@ export class DeliveryAbandonedError extends Error {
   override name = 'DeliveryAbandonedError'
 }
 
-/**
- * Waits for `promise` at most `ms`; past that, rejects with a RetryableError saying what was awaited.
- * Every wait on the network goes through here, so none can stall the outbox.
- */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Reject first, so the race reports the timeout rather than what onTimeout causes.
-        reject(new RetryableError(`${what} within ${ms} ms`))
-        onTimeout?.()
-      }, ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
+;(globalThis as Record<symbol, unknown>)[ERRORS_KEY] = {
+  InvitationRejectedError,
+  IntegrationDisabledError,
+  RetryableError,
+  DeliveryAbandonedError,
 }

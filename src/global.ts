@@ -1,12 +1,22 @@
 /**
  * Entry of dist/trustpilot.global.js: a classic script for analytics-next's remote plugins, which
- * are loaded with a plain <script> and looked up as `window[libraryName]`.
+ * are loaded with a plain <script> and looked up as `window[libraryName]`. It loads the same delivery
+ * module as the ES build, dist/delivery.js, from beside itself: wherever the script came from, the
+ * module comes from too, so a page's CSP needs no new source.
  */
-import { type TrustpilotSettings, trustpilot } from './index.js'
-import { PLUGIN_NAME } from './plugin.js'
+import { createPlugin, type LoadDelivery, PLUGIN_NAME } from './plugin.js'
+import { resolveSettings } from './settings.js'
+import type { TrustpilotSettings } from './types.js'
 
-const trustpilotDestination = Object.assign((settings: TrustpilotSettings) => trustpilot(settings), {
-  pluginName: PLUGIN_NAME,
-})
+// Read while this script runs: document.currentScript is null once it has returned.
+const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src
+
+// async: a missing script URL becomes a rejected load (the order is kept), never a throw.
+const loadDelivery: LoadDelivery = async () => import(new URL('delivery.js', scriptUrl).href)
+
+const trustpilotDestination = Object.assign(
+  (settings: TrustpilotSettings) => createPlugin(resolveSettings(settings), loadDelivery),
+  { pluginName: PLUGIN_NAME },
+)
 ;(globalThis as unknown as { trustpilotDestination: typeof trustpilotDestination }).trustpilotDestination =
   trustpilotDestination

@@ -20,11 +20,12 @@
  * Web Locks can't tell (missing, refused), a lease holds until it expires, as before.
  */
 import { DeliveryAbandonedError, RetryableError } from './errors.js'
-import type { TrustpilotOutcome } from './index.js'
+import { KEY_PREFIX } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
-import { KEY_PREFIX, type OutboxEntry, type Store } from './store.js'
+import type { OutboxEntry, Store } from './store.js'
 import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
+import type { TrustpilotOutcome } from './types.js'
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50

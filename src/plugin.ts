@@ -1,28 +1,49 @@
 /**
- * The analytics-next destination plugin: a plain object, as analytics-next's own Segment.io plugin
- * is. It wires settings → mapping → outbox → transport and reports every outcome where the host
- * page can observe it. Nothing here waits on the network: `track` maps and stores the invitation,
- * the request starts right after, and `track` has already returned.
+ * The analytics-next destination plugin, as the entry every page loads: a plain object, as
+ * analytics-next's own Segment.io plugin is. It filters events, keeps each Order Completed, and loads
+ * the delivery module (delivery.ts: mapping → outbox → transport) only when there is something to
+ * deliver, or soon will be:
+ * - on an Order Completed. `track` keeps the order in storage first (inbox.ts), then waits for the
+ *   module at most `timeoutMs`: once it is there, the request is on the wire before `track` resolves;
+ *   if it can't load, the order stays kept and a later page delivers it;
+ * - at load, when storage holds an order or an invitation an earlier page did not finish;
+ * - ahead of time on Segment's checkout events, so the thank-you page usually has it already.
+ * A page with none of these fetches nothing more than this entry.
  */
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
-import type { TrustpilotOutcome } from './index.js'
-import { type Invitation, mapOrder, ORDER_COMPLETED } from './mapping.js'
-import { createOutbox, type Outbox } from './outbox.js'
-import { scriptTransport } from './script-transport.js'
+import type { Delivery, DeliveryHost } from './delivery.js'
+import { RetryableError } from './errors.js'
+import { hasStoredWork, keepOrder, type Order, orderOf } from './inbox.js'
+import { ORDER_COMPLETED } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
-import { createStore } from './store.js'
-import { apiTransport } from './transport.js'
+import { withTimeout } from './timeout.js'
+import type { TrustpilotOutcome } from './types.js'
 
 declare const __VERSION__: string
 
 export const PLUGIN_NAME = 'Trustpilot'
 export const OUTCOME_EVENT = 'trustpilot'
+/** Segment's checkout events (its e-commerce spec): an order is near, so the module is fetched now. */
+export const CHECKOUT_EVENTS = [
+  'Checkout Started',
+  'Checkout Step Viewed',
+  'Checkout Step Completed',
+  'Payment Info Entered',
+]
+
+/** How the entry gets the delivery module: `import('./delivery.js')`, or from the script's own URL. */
+export type LoadDelivery = () => Promise<{ startDelivery(host: DeliveryHost): Delivery }>
 
 const LEVELS = { sent: 'info', skipped: 'warn', retrying: 'warn', failed: 'error' } as const
 
-export function createPlugin(settings: ResolvedSettings): Plugin {
+export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): Plugin {
   let analytics: Analytics | undefined
-  let outbox: Outbox | undefined
+  let delivery: Delivery | undefined
+  let starting: Promise<Delivery> | undefined
+  let leaving = false
+  let unloaded = false
+  /** Orders taken before the module was there, by message id, handed over as soon as it arrives. */
+  const waiting = new Map<string, { order: Order; ctx: Context; kept?: string }>()
 
   /**
    * Logs to the event's context (for outcomes known while `track` runs), and to the console only
@@ -30,7 +51,7 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
    * `'trustpilot'` event for every outcome, and analytics-next's `'error'` event for a failure, as
    * its Segment.io plugin does.
    */
-  function report(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context) {
+  function report(outcome: TrustpilotOutcome, invitation?: unknown, ctx?: Context) {
     const { status, referenceId } = outcome
     const message = `${PLUGIN_NAME} ${status}${referenceId ? ` ${referenceId}` : ''}: ${outcome.reason}`
     ctx?.log(status === 'sent' ? 'info' : 'warn', message)
@@ -44,40 +65,89 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
     }
   }
 
-  function open(): Outbox {
-    // Storage problems go to the console even without debug: they hold no personal data, are rare,
-    // and a shop needs to know its invitations are no longer kept across pages.
-    const store = createStore(settings.apiKey, (message) => console.warn(`${PLUGIN_NAME}: ${message}`))
-    const transport = settings.transport === 'script' ? scriptTransport(settings) : apiTransport(settings)
-    const locks = typeof navigator === 'object' ? navigator.locks : undefined
-    return createOutbox({ settings, store, transport, notify: report, locks })
+  /** Loads and starts the delivery module once (again after a failure); waiting orders go first. */
+  function start(): Promise<Delivery> {
+    starting ??= loadDelivery()
+      .then((module) => {
+        if (unloaded) throw new Error('the plugin was unloaded')
+        // Storage problems go to the console even without debug: they hold no personal data, are
+        // rare, and a shop needs to know its invitations are no longer kept across pages.
+        const warn = (message: string) => console.warn(`${PLUGIN_NAME}: ${message}`)
+        const locks = typeof navigator === 'object' ? navigator.locks : undefined
+        delivery ??= module.startDelivery({ settings, notify: report, warn, locks })
+        for (const [id, { order, ctx, kept }] of waiting) {
+          waiting.delete(id)
+          delivery.take(order, ctx, kept)
+        }
+        delivery.flush()
+        if (leaving) delivery.setLeaving(true)
+        return delivery
+      })
+      .catch((error) => {
+        starting = undefined
+        throw error
+      })
+    return starting
   }
 
-  function track(ctx: Context): Context {
-    // The hot path for every other event: one comparison, no allocation.
-    if (ctx.event.event !== ORDER_COMPLETED) return ctx
+  /** Starts the module without waiting for it; a failure is retried by the next occasion. */
+  function startSoon() {
+    start().catch((error) => {
+      if (settings.debug) console.warn(`${PLUGIN_NAME}: the delivery module did not load`, error)
+    })
+  }
+
+  function track(ctx: Context): Context | Promise<Context> {
+    const { event } = ctx.event
+    // The hot path for every other event: a comparison or two, no allocation.
+    if (event !== ORDER_COMPLETED) {
+      if (CHECKOUT_EVENTS.includes(event as string)) startSoon()
+      return ctx
+    }
     try {
-      const mapped = mapOrder(ctx.event, analytics?.user().traits(), settings)
-      if ('skip' in mapped) {
-        report({ status: 'skipped', referenceId: mapped.referenceId, reason: mapped.skip }, undefined, ctx)
+      const order = orderOf(ctx.event, analytics?.user().traits())
+      if (delivery) {
+        delivery.take(order, ctx)
         return ctx
       }
-      outbox ??= open()
-      outbox.submit(mapped.invitation)
+      // Kept before anything is awaited: a page that goes away now loses nothing.
+      const id = ctx.event.messageId ?? `${Date.now()}-${Math.random()}`
+      waiting.set(id, { order, ctx, kept: keepOrder(settings.apiKey, id, order) })
+      return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load').then(
+        () => ctx,
+        (error) => {
+          if (unloaded) return ctx
+          const reference = (ctx.event.properties as { order_id?: unknown } | undefined)?.order_id
+          const reason = `${error instanceof RetryableError ? error.message : `the delivery module did not load (${error})`}; the order is kept and sent once it loads, on this page or a later one`
+          report(
+            {
+              status: 'retrying',
+              referenceId: reference === undefined || reference === null ? undefined : String(reference),
+              reason,
+              error: error instanceof RetryableError ? error : new RetryableError(reason),
+            },
+            undefined,
+            ctx,
+          )
+          return ctx
+        },
+      )
     } catch (error) {
       // Never into the host page, never into other destinations.
       ctx.log('error', `${PLUGIN_NAME}: could not handle the order: ${error}`)
+      return ctx
     }
-    return ctx
   }
 
-  const onOnline = () => outbox?.retryNow()
-  const onPageHide = () => outbox?.setLeaving(true)
-  const onPageShow = () => outbox?.setLeaving(false)
+  const setLeaving = (value: boolean) => {
+    leaving = value
+    delivery?.setLeaving(value)
+  }
   const listeners: Array<[string, () => void]> = [
-    ['online', onOnline],
-    ['pagehide', onPageHide],
-    ['pageshow', onPageShow],
+    // Back online: what waited out a backoff goes now, and a module that failed to load is tried again.
+    ['online', () => (delivery ? delivery.retryNow() : waiting.size && startSoon())],
+    ['pagehide', () => setLeaving(true)],
+    ['pageshow', () => setLeaving(false)],
   ]
 
   return {
@@ -87,19 +157,15 @@ export function createPlugin(settings: ResolvedSettings): Plugin {
     isLoaded: () => true,
     load(_ctx, instance) {
       analytics = instance
-      try {
-        // Pending invitations from earlier pages or other tabs go out now.
-        outbox ??= open()
-        outbox.flush()
-        for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
-      } catch (error) {
-        if (settings.debug) console.error(`${PLUGIN_NAME}: could not open the outbox`, error)
-      }
+      for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
+      // Orders and invitations earlier pages or other tabs left go out now.
+      if (hasStoredWork(settings.apiKey)) startSoon()
       return Promise.resolve()
     },
     unload() {
+      unloaded = true
       for (const [type, listener] of listeners) globalThis.removeEventListener?.(type, listener)
-      outbox?.stop()
+      delivery?.stop()
     },
     track,
   }

@@ -17,9 +17,10 @@
  *   earlier attempt of this order was not answered, so before each `createInvitation` the marker is
  *   cleared if, and only if, it holds this order's pair: a retry really reaches Trustpilot.
  */
-import { InvitationRejectedError, RetryableError, withTimeout } from './errors.js'
+import { InvitationRejectedError, RetryableError } from './errors.js'
 import { type Invitation, withProducts } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
+import { withTimeout } from './timeout.js'
 import type { Transport } from './transport.js'
 
 type Tp = ((...args: unknown[]) => void) & { q?: unknown[][] }

@@ -3,7 +3,7 @@
  * trust a ResolvedSettings. Errors name the setting and what was wrong, because the settings often
  * come from the Segment app (remote plugin) where a typo is otherwise invisible.
  */
-import type { TrustpilotSettings } from './index.js'
+import type { TrustpilotSettings } from './types.js'
 
 export const DEFAULT_ENDPOINT = 'https://invitejs.trustpilot.com'
 export const DEFAULT_SOURCE = 'InvitationScript'

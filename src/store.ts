@@ -10,6 +10,7 @@
  * that another version or script wrote. Any of these moves this page to an in-memory copy:
  * invitations are still delivered while the page lives, and the host page never sees an exception.
  */
+import { entryKeyPrefix, KEY_PREFIX, tombstone } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { Step } from './transport.js'
 
@@ -41,8 +42,7 @@ export interface Store {
   remove(referenceId: string): void
 }
 
-/** Every key of the outbox starts with this; its Web Locks are named after the keys too. */
-export const KEY_PREFIX = 'analytics-plugin-trustpilot:'
+export { KEY_PREFIX }
 /** How many delivered orders are remembered for dedupe, and for how long. */
 export const MAX_REMEMBERED = 500
 export const REMEMBER_MS = 30 * 24 * 3_600_000
@@ -75,7 +75,7 @@ export function parseRecord(raw: string): StoredRecord | undefined {
 
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
 export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
-  const prefix = `${KEY_PREFIX}${encodeURIComponent(apiKey)}:`
+  const prefix = entryKeyPrefix(apiKey)
   const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
   /** This page's copy of our keys, once localStorage has failed it. */
   let memory: Map<string, string> | undefined
@@ -155,7 +155,7 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
       write(keyOf(entry.invitation.body.referenceId), JSON.stringify(entry))
     },
     markSent(referenceId, at) {
-      write(keyOf(referenceId), JSON.stringify({ sent: at }))
+      write(keyOf(referenceId), tombstone(at))
     },
     remove(referenceId) {
       write(keyOf(referenceId))

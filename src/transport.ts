@@ -3,9 +3,10 @@
  * It knows nothing of storage or retries; it turns a response into 'created', 'needs-products' or a
  * typed error (errors.ts) that the outbox acts on.
  */
-import { IntegrationDisabledError, InvitationRejectedError, RetryableError, withTimeout } from './errors.js'
+import { IntegrationDisabledError, InvitationRejectedError, RetryableError } from './errors.js'
 import { type Invitation, withProducts } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
+import { withTimeout } from './timeout.js'
 
 /** Which request of the protocol is owed: the first one, or the one with products after a 202. */
 export type Step = 'invite' | 'products'

@@ -5,11 +5,11 @@ import {
   IntegrationDisabledError,
   InvitationRejectedError,
   type RetryableError,
-  withTimeout,
 } from '../src/errors'
 import { mapOrder } from '../src/mapping'
 import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
+import { withTimeout } from '../src/timeout'
 import { apiTransport, interpretStatus, parseRetryAfter, type Step } from '../src/transport'
 import { API_KEY, DEFAULT_ENDPOINT, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
 import { fakeTrustpilot } from './handlers'

@@ -1,0 +1,84 @@
+/**
+ * Inbox: the entry's side of storage. An order that arrives before the delivery module has loaded is
+ * kept here, in localStorage, before `track` returns: if the page goes away before the module arrives
+ * (or the module can't load at all), a later page loads it and delivers the order. The delivery
+ * module takes kept orders in, maps them and drops them.
+ *
+ * It also answers the one question every page asks at load: is anything stored waiting to be
+ * delivered? Only then does a page without an order load the delivery module.
+ *
+ * Storage may be missing or throw (sandboxed iframes, privacy modes, a full quota): then nothing is
+ * kept here and the entry holds the order in memory for this page, as the store does.
+ */
+import { entryKeyPrefix, isTombstone, orderKeyPrefix } from './keys.js'
+
+/** An Order Completed as mapping reads it: the event's parts, and the user's traits at the time. */
+export interface Order {
+  event: {
+    type?: unknown
+    event?: unknown
+    properties?: unknown
+    integrations?: unknown
+    context: { traits?: unknown; consent?: unknown }
+  }
+  traits: unknown
+}
+
+type EventLike = Omit<Order['event'], 'context'> & { context?: { traits?: unknown; consent?: unknown } }
+
+/** The parts of an event that mapping reads: page, user agent and the rest are not kept. */
+export const orderOf = ({ type, event, properties, integrations, context }: EventLike, traits: unknown): Order => ({
+  event: { type, event, properties, integrations, context: { traits: context?.traits, consent: context?.consent } },
+  traits,
+})
+
+/** Keeps the order under `id`; its key, or undefined when storage refused it. */
+export function keepOrder(apiKey: string, id: string, order: Order): string | undefined {
+  const key = orderKeyPrefix(apiKey) + encodeURIComponent(id)
+  try {
+    // JSON.stringify throws on a BigInt or a cycle in shop data, setItem on a full quota.
+    localStorage.setItem(key, JSON.stringify(order))
+    return key
+  } catch {
+    return undefined
+  }
+}
+
+export function dropOrder(key: string): void {
+  try {
+    localStorage.removeItem(key)
+  } catch {}
+}
+
+/** Runs `visit` on every key of localStorage; nothing where storage is missing or throws. */
+function eachKey(visit: (key: string) => void) {
+  try {
+    for (let i = localStorage.length; i--; ) visit(localStorage.key(i) as string)
+  } catch {}
+}
+
+/** The orders kept for this integration key, in no particular order; unreadable ones are dropped. */
+export function keptOrders(apiKey: string): Array<[key: string, order: Order]> {
+  const prefix = orderKeyPrefix(apiKey)
+  const orders: Array<[string, Order]> = []
+  eachKey((key) => {
+    if (!key.startsWith(prefix)) return
+    try {
+      const order = JSON.parse(localStorage.getItem(key) as string)
+      if (order?.event?.context) return orders.push([key, order])
+    } catch {}
+    dropOrder(key)
+  })
+  return orders
+}
+
+/** Whether storage holds something to deliver: a kept order, or an invitation not yet delivered. */
+export function hasStoredWork(apiKey: string): boolean {
+  const orders = orderKeyPrefix(apiKey)
+  const entries = entryKeyPrefix(apiKey)
+  let found = false
+  eachKey((key) => {
+    found ||= key.startsWith(orders) || (key.startsWith(entries) && !isTombstone(localStorage.getItem(key)))
+  })
+  return found
+}
