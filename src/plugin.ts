@@ -85,7 +85,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       })
       .catch((error) => {
         starting = undefined
-        throw error
+        throw new RetryableError(`the delivery module did not load (${error})`)
       })
     return starting
   }
@@ -115,20 +115,16 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       waiting.set(id, { order, ctx, kept: keepOrder(settings.apiKey, id, order) })
       return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load').then(
         () => ctx,
-        (error) => {
-          if (unloaded) return ctx
-          const reference = (ctx.event.properties as { order_id?: unknown } | undefined)?.order_id
-          const reason = `${error instanceof RetryableError ? error.message : `the delivery module did not load (${error})`}; the order is kept and sent once it loads, on this page or a later one`
-          report(
-            {
-              status: 'retrying',
-              referenceId: reference === undefined || reference === null ? undefined : String(reference),
-              reason,
-              error: error instanceof RetryableError ? error : new RetryableError(reason),
-            },
-            undefined,
-            ctx,
-          )
+        (error: RetryableError) => {
+          const { order_id } = ctx.event.properties ?? {}
+          if (!unloaded) {
+            const reason = `${error.message}; the order is kept and sent once it loads, on this page or a later one`
+            report(
+              { status: 'retrying', referenceId: order_id == null ? undefined : String(order_id), reason, error },
+              undefined,
+              ctx,
+            )
+          }
           return ctx
         },
       )
