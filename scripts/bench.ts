@@ -8,8 +8,10 @@
  *
  * 1. Throughput of `analytics.track` for non-order events, with and without the plugin (throughput.ts).
  * 2. The plugin's synchronous work for an `Order Completed` with 50 products (enqueue.ts).
- * 3. Latency from `analytics.track('Order Completed')` to the first request at the stand-in (latency.ts).
+ * 3. Latency from `analytics.track('Order Completed')` to the first request at the stand-in, with the
+ *    delivery module still to import (cold) and already loaded (warm) (latency.ts).
  * 4. Timers and requests the plugin adds to a page that sends no order (idle.ts).
+ * 5. Bytes of the plugin's files a page downloads, without an order and with one (bytes.ts).
  *
  * It reports figures and whether each goal is met; it is not a test, so a missed goal still exits 0.
  * It exits 1 only when it can't measure (no Chromium, no dist/, a measurement that never completed).
@@ -22,6 +24,7 @@ import { cpus } from 'node:os'
 import { type Browser, chromium } from '@playwright/test'
 import { findChromium } from '../e2e/support/browsers'
 import buildTestPages from '../e2e/support/global-setup'
+import { measureBytes } from './bench/bytes'
 import { measureEnqueue } from './bench/enqueue'
 import { measureIdleCost } from './bench/idle'
 import { measureLatency } from './bench/latency'
@@ -67,10 +70,11 @@ async function main(): Promise<number> {
     console.log(`Chromium ${browser.version()} (${choice.source}), Node ${process.version}, ${cpus().length} CPU(s)`)
     // Run in this order, printed in the order of the list above.
     const idle = await measureIdleCost(env)
+    const bytes = await measureBytes(env)
     const latency = await measureLatency(env)
     const enqueue = await measureEnqueue(env)
     const throughput = await measureThroughput(env)
-    const measured = [throughput, enqueue, latency, idle]
+    const measured = [throughput, enqueue, latency, idle, bytes]
 
     const rows = measured.flatMap((m) => m.rows)
     printTable(rows)
