@@ -25,7 +25,7 @@ const { version } = JSON.parse(readFileSync(new URL('./package.json', import.met
 export const separateModules = {
   name: 'separate-modules',
   setup(build) {
-    build.onResolve({ filter: /^\.\/(delivery|script-transport)\.js$/ }, (args) =>
+    build.onResolve({ filter: /^\.\/(delivery|outbox|script-transport)\.js$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
     )
   },
@@ -53,6 +53,7 @@ export const errorsOfEntry = {
 export const OUTPUTS = [
   ['src/index.ts', 'esm', 'dist/index.js'],
   ['src/delivery.ts', 'esm', 'dist/delivery.js', 'after entry'],
+  ['src/outbox.ts', 'esm', 'dist/outbox.js', 'after entry'],
   ['src/script-transport.ts', 'esm', 'dist/script-transport.js', 'after entry'],
   ['src/global.ts', 'iife', 'dist/trustpilot.global.js'],
 ]

@@ -138,7 +138,7 @@ test('a bundler makes the delivery engine a chunk the entry bundle does not cont
   const { files, entry, deliveryChunk, scriptTransportChunk, packageInputs, read } = shopBuild
   // The bundle is made from the packed tarball, not from src/ (tsconfig's paths) or the repo's dist/.
   expect(packageInputs.sort()).toEqual(
-    ['delivery.js', 'index.js', 'script-transport.js'].map((f) => `node_modules/${PACKAGE}/dist/${f}`),
+    ['delivery.js', 'index.js', 'outbox.js', 'script-transport.js'].map((f) => `node_modules/${PACKAGE}/dist/${f}`),
   )
   expect(files.length).toBeGreaterThan(1)
   expect(files).toContain(entry)

@@ -1,14 +1,16 @@
 /**
  * The delivery module: everything that runs only once there is something to deliver. The entry
  * (plugin.ts) imports it on demand: on an Order Completed, when storage holds work at load, and ahead
- * of time on checkout events. It wires mapping → outbox → transport, as the whole plugin did before
- * the split; the entry hands it orders and tells it about the page's lifecycle.
+ * of time on checkout events. It wires mapping → courier → transport, which is all an order page
+ * needs when Trustpilot answers; the rest of the outbox (retries, timers, entries earlier pages left:
+ * outbox.ts) is a module of its own, imported the first time one of those comes up.
  */
 import type { Context } from '@segment/analytics-next'
+import { createCourier, idOf } from './courier.js'
 import { RetryableError } from './errors.js'
 import { dropOrder, keptOrders, type Order } from './inbox.js'
 import { type Invitation, mapOrder } from './mapping.js'
-import { createOutbox } from './outbox.js'
+import type { Outbox } from './outbox.js'
 import type { ResolvedSettings } from './settings.js'
 import { createStore } from './store.js'
 import { apiTransport, type Transport } from './transport.js'
@@ -60,25 +62,64 @@ function scriptTransportOnDemand(settings: ResolvedSettings): Transport {
 export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): Delivery {
   const store = createStore(settings.apiKey, warn)
   const transport = settings.transport === 'script' ? scriptTransportOnDemand(settings) : apiTransport(settings)
-  const outbox = createOutbox({ settings, store, transport, notify, locks })
+  const courier = createCourier({ settings, store, transport, notify, locks })
+  let outbox: Promise<Outbox> | undefined
+  /** The outbox once it is here: new invitations then go through it, so its cap applies. */
+  let loaded: Outbox | undefined
+
+  /**
+   * The rest of the outbox, imported once; it attaches itself to this page's courier. If it can't
+   * load, what is stored stays stored: going back online, a later order or a later page tries again.
+   */
+  function recover(then: (outbox: Outbox) => void, failed = (_: string) => {}) {
+    outbox ??= import('./outbox.js').then(
+      (module) => (loaded = module.createOutbox({ settings, store, transport, notify, locks, courier })),
+    )
+    outbox.then(then, (error) => {
+      outbox = undefined
+      failed(`the outbox did not load (${error})`)
+    })
+  }
+  // A transient failure before the outbox is here: it comes, then takes the retry as it always does.
+  courier.hooks.retry = (id, invitation, error) =>
+    recover(
+      () => {
+        courier.hooks.retry(id, invitation, error)
+        courier.hooks.settled()
+      },
+      (problem) =>
+        notify({ status: 'retrying', referenceId: id, reason: `${error.message}; ${problem}`, error }, invitation),
+    )
 
   function take(order: Order, ctx?: Context, kept?: string) {
     const mapped = mapOrder(order.event, order.traits, settings)
     if ('skip' in mapped)
       notify({ status: 'skipped', referenceId: mapped.referenceId, reason: mapped.skip }, undefined, ctx)
-    else outbox.submit(mapped.invitation)
+    else (loaded ?? courier).submit(mapped.invitation)
     // Only now: the invitation is in the outbox (or the order was never valid).
     if (kept) dropOrder(kept)
   }
 
+  /** Takes in kept orders; entries stored and not on their way here need the rest of the outbox. */
+  function flush() {
+    for (const [key, order] of keptOrders(settings.apiKey)) take(order, undefined, key)
+    if (outbox || store.pending().some((entry) => !courier.sending.has(idOf(entry)))) recover((o) => o.flush())
+  }
+
   return {
     take,
-    flush() {
-      for (const [key, order] of keptOrders(settings.apiKey)) take(order, undefined, key)
-      outbox.flush()
+    flush,
+    retryNow: () => recover((o) => o.retryNow()),
+    setLeaving(leaving) {
+      courier.setLeaving(leaving)
+      if (!leaving) flush()
     },
-    retryNow: outbox.retryNow,
-    setLeaving: outbox.setLeaving,
-    stop: outbox.stop,
+    stop() {
+      courier.stop()
+      outbox?.then(
+        (o) => o.stop(),
+        () => {},
+      )
+    },
   }
 }

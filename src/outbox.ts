@@ -18,21 +18,22 @@
  * written or its page left, long enough for a request already on the wire to land: a later page then
  * finishes what a dead page started within seconds, instead of waiting out the whole lease. Where
  * Web Locks can't tell (missing, refused), a lease holds until it expires, as before.
+ *
+ * The courier (courier.ts) sends; this file decides when: retries, timers, and stored entries other
+ * pages left. The delivery module loads it only once one of those is needed.
  */
-import { DeliveryAbandonedError, RetryableError } from './errors.js'
+import { type Courier, type CourierOptions, idOf, ownerLockName } from './courier.js'
+import { DeliveryAbandonedError, type RetryableError } from './errors.js'
 import { KEY_PREFIX } from './keys.js'
 import type { Invitation } from './mapping.js'
-import type { ResolvedSettings } from './settings.js'
-import type { OutboxEntry, Store } from './store.js'
-import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
-import type { TrustpilotOutcome } from './types.js'
+import type { OutboxEntry } from './store.js'
+
+export { ownerLockName }
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50
 const BACKOFF_BASE_MS = 1_000
 const BACKOFF_CAP_MS = 10 * 60_000
-/** How long a network failure waits to learn whether it was the page's own unload. */
-const UNLOAD_GRACE_MS = 100
 /**
  * How long a lease holds once its page no longer holds its owner lock: covers the moment between a
  * page writing a lease and being granted the lock, and a leaving page's last request still landing.
@@ -58,58 +59,29 @@ export interface Outbox {
   stop(): void
 }
 
-export interface OutboxOptions {
-  settings: ResolvedSettings
-  store: Store
-  transport: Transport
-  /** Told about every outcome, with the invitation it concerns. Must not throw. */
-  notify: (outcome: TrustpilotOutcome, invitation: Invitation) => void
-  now?: () => number
+export interface OutboxOptions extends CourierOptions {
   random?: () => number
-  locks?: LockManager
+  /** The page's courier (courier.ts): the outbox decides when, the courier sends. */
+  courier: Courier
 }
 
 /** Exponential backoff with jitter: 50–100% of min(cap, base·2^(attempt−1)). */
 export const backoffMs = (attempts: number, random: () => number) =>
   Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1)) * (0.5 + random() / 2)
 
-const idOf = (entry: OutboxEntry) => entry.invitation.body.referenceId
-/** The Web Lock a page holds while it has requests out: free once the page is gone. */
-export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
 /** Names of the Web Locks held in this origin now; undefined where Web Locks can't tell. */
 type HeldLocks = Set<string> | undefined
 
-export function createOutbox({
-  settings,
-  store,
-  transport,
-  notify,
-  now = Date.now,
-  random = Math.random,
-  locks,
-}: OutboxOptions): Outbox {
-  /** This page's name in leases: unique per page, whatever `random` the caller injected. */
-  // Stryker disable next-line MethodExpression: without the slice the name is as unique, only longer
-  const owner = Math.random().toString(36).slice(2)
-  /** Entries this page is sending right now (or waiting for the lock of). */
-  const sending = new Set<string>()
+export function createOutbox(options: OutboxOptions): Outbox {
+  const { settings, store, notify, now = Date.now, random = Math.random, locks, courier } = options
+  const { owner, sending } = courier
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Infinity
-  let leaving = false
-  let stopped = false
   /** Held locks as last seen, to time the next look (never to decide a send: that looks afresh). */
   let lastSeenLocks: HeldLocks
   /** Other pages whose owner lock this page is waiting to see released. */
   const watched = new Set<string>()
-
-  /**
-   * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes
-   * with keepalive, which gets KEEPALIVE_PATIENCE times the timeout.
-   */
-  const lease = (first?: boolean) => {
-    const at = now()
-    return { owner, since: at, until: at + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000 }
-  }
+  const idle = () => courier.stopped || courier.leaving
 
   /** When another page's lease stops keeping this page off the entry. */
   function leaseEnd({ owner: holder, until, since = 0 }: NonNullable<OutboxEntry['lease']>, held: HeldLocks) {
@@ -137,34 +109,6 @@ export function createOutbox({
   }
 
   /**
-   * This page's owner lock: held while it has requests out and is not leaving, so other pages can
-   * tell its leases from a dead page's.
-   */
-  let releaseOwnerLock: (() => void) | undefined
-  let ownerLockAsked = false
-  const wantOwnerLock = () => sending.size > 0 && !leaving && !stopped
-  function updateOwnerLock() {
-    if (!wantOwnerLock()) {
-      releaseOwnerLock?.()
-      releaseOwnerLock = undefined
-    } else if (locks && !releaseOwnerLock && !ownerLockAsked) {
-      ownerLockAsked = true
-      locks
-        .request(ownerLockName(owner), () => {
-          ownerLockAsked = false
-          // No longer wanted by the time it was granted: let it go at once.
-          if (!wantOwnerLock()) return
-          return new Promise<void>((release) => {
-            releaseOwnerLock = release
-          })
-        })
-        .catch(() => {
-          ownerLockAsked = false
-        })
-    }
-  }
-
-  /**
    * Waits, without polling, for another page's owner lock to be free (that page is done or gone),
    * then looks at the outbox again. A shared request is granted once no page holds it exclusively.
    */
@@ -182,52 +126,8 @@ export function createOutbox({
       )
   }
 
-  /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
-  const pendingEntry = (id: string) => {
-    const stored = store.get(id)
-    return stored === 'sent' ? undefined : stored
-  }
-
-  /** Removes an entry for good and reports why: the one way an invitation ends in `failed`. */
-  function giveUp(id: string, invitation: Invitation, error: Error) {
-    store.remove(id)
-    notify({ status: 'failed', referenceId: id, reason: error.message, error }, invitation)
-  }
-
-  /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
-  async function deliver(entry: OutboxEntry): Promise<void> {
-    const id = idOf(entry)
-    const { invitation } = entry
-    const first = !entry.attempts
-    sending.add(id)
-    updateOwnerLock()
-    try {
-      for (let step = entry.step; (await transport.send(invitation, step, first)) === 'needs-products'; ) {
-        step = 'products'
-        // Remember the 202: a later page owes only the products request.
-        const stored = pendingEntry(id)
-        if (stored) store.put({ ...stored, step, lease: lease(first) })
-      }
-      store.markSent(id, now())
-      notify({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
-    } catch (error) {
-      const retryable = error instanceof RetryableError
-      // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
-      // it fires pagehide. Wait a moment: if the page is leaving, or gone, the stored lease stays
-      // and keeps other pages off a request that may yet reach Trustpilot.
-      if (retryable && error.status === undefined) await new Promise((wake) => setTimeout(wake, UNLOAD_GRACE_MS))
-      if (leaving) return
-      if (retryable) retryLater(id, invitation, error)
-      else giveUp(id, invitation, error instanceof Error ? error : new Error(String(error)))
-    } finally {
-      sending.delete(id)
-      updateOwnerLock()
-      schedule()
-    }
-  }
-
   function retryLater(id: string, invitation: Invitation, error: RetryableError) {
-    const stored = pendingEntry(id)
+    const stored = courier.pendingEntry(id)
     if (!stored) return
     const at = now()
     const attempts = stored.attempts + 1
@@ -237,7 +137,9 @@ export function createOutbox({
         : at - stored.createdAt >= settings.maxAgeMs
           ? `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
           : undefined
-    if (limit) return giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
+    if (limit) {
+      return courier.giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
+    }
     const wait = Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
     store.put({ ...stored, attempts, nextAt: at + wait, lease: undefined })
     const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round(wait / 1000)} s`
@@ -250,7 +152,7 @@ export function createOutbox({
    */
   function schedule(entries?: OutboxEntry[]) {
     let next = Infinity
-    if (!stopped) {
+    if (!courier.stopped) {
       for (const entry of entries ?? store.pending()) {
         if (sending.has(idOf(entry))) continue
         next = Math.min(next, dueAt(entry, lastSeenLocks))
@@ -279,23 +181,37 @@ export function createOutbox({
   async function claimAndDeliver(id: string) {
     const held = locks && (await heldLocks())
     sending.delete(id)
-    const entry = pendingEntry(id)
+    const entry = courier.pendingEntry(id)
     if (!entry || dueAt(entry, held) > now()) return schedule()
-    const claimed = { ...entry, lease: lease() }
+    const claimed = { ...entry, lease: courier.lease() }
     store.put(claimed)
-    await deliver(claimed)
+    await courier.deliver(claimed)
   }
 
   function flush() {
     // A leaving page starts nothing new: it is about to die, or to sleep in the back/forward cache
     // until pageshow, which flushes again.
-    if (stopped || leaving) return
+    if (idle()) return
     if (locks) void heldLocks().then(flushWith)
     else flushWith(undefined)
   }
 
+  /** Past the cap, drops the oldest entries that no request is carrying right now. */
+  function dropPastCap() {
+    const pending = store.pending()
+    const waiting = pending.filter((entry) => !sending.has(idOf(entry)))
+    for (const old of waiting.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
+      courier.giveUp(
+        idOf(old),
+        old.invitation,
+        new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`),
+      )
+    }
+  }
+
   function flushWith(held: HeldLocks) {
-    if (stopped || leaving) return
+    if (idle()) return
+    dropPastCap()
     const entries = store.pending()
     for (const entry of entries) {
       const id = idOf(entry)
@@ -310,46 +226,14 @@ export function createOutbox({
     schedule(entries)
   }
 
-  function submit(invitation: Invitation) {
-    const id = invitation.body.referenceId
-    if (store.get(id)) {
-      return notify({ status: 'skipped', referenceId: id, reason: 'already invited or pending' }, invitation)
-    }
-    const at = now()
-    const entry: OutboxEntry = {
-      invitation,
-      step: 'invite',
-      attempts: 0,
-      createdAt: at,
-      nextAt: at,
-      lease: lease(true),
-    }
-    store.put(entry)
-    // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
-    // returned, so the shop's own task pays only for mapping and storing.
-    sending.add(id)
-    updateOwnerLock()
-    queueMicrotask(() => {
-      void deliver(entry)
-      dropPastCap()
-    })
-  }
-
-  /** Past the cap, drops the oldest entries that no request is carrying right now. */
-  function dropPastCap() {
-    const pending = store.pending()
-    const idle = pending.filter((entry) => !sending.has(idOf(entry)))
-    for (const old of idle.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
-      giveUp(
-        idOf(old),
-        old.invitation,
-        new DeliveryAbandonedError(`outbox full (${MAX_PENDING} pending); dropped the oldest`),
-      )
-    }
-  }
+  courier.hooks = { retry: retryLater, settled: () => schedule() }
 
   return {
-    submit,
+    submit(invitation) {
+      courier.submit(invitation)
+      // After the courier's microtask: the new entry is on its way, so never the one dropped.
+      queueMicrotask(dropPastCap)
+    },
     flush,
     retryNow() {
       const at = now()
@@ -360,21 +244,11 @@ export function createOutbox({
       flush()
     },
     setLeaving(value) {
-      leaving = value
-      if (value && locks) {
-        // Leases this page holds now count from its leaving: requests already on the wire get
-        // LEFT_LEASE_MS to land before a later page takes over.
-        for (const id of sending) {
-          const stored = pendingEntry(id)
-          if (stored?.lease?.owner === owner) store.put({ ...stored, lease: { ...stored.lease, since: now() } })
-        }
-      }
-      updateOwnerLock()
+      courier.setLeaving(value)
       if (!value) flush()
     },
     stop() {
-      stopped = true
-      updateOwnerLock()
+      courier.stop()
       schedule()
     },
   }

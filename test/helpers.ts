@@ -1,4 +1,5 @@
 import { setupServer } from 'msw/node'
+import { createCourier } from '../src/courier'
 import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import type { Invitation } from '../src/mapping'
 import { createOutbox, type OutboxOptions } from '../src/outbox'
@@ -43,7 +44,7 @@ export function outboxUnderTest(
   const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 300, ...overrides })
   const events: TrustpilotOutcome[] = []
   const waiters: Array<() => void> = []
-  const outbox = createOutbox({
+  const parts = {
     settings,
     store,
     transport: apiTransport(settings),
@@ -54,7 +55,9 @@ export function outboxUnderTest(
       events.push(event)
       for (const wake of waiters.splice(0)) wake()
     },
-  })
+  }
+  // The courier sends, the outbox decides when: together, the whole of delivery.
+  const outbox = createOutbox({ ...parts, courier: createCourier(parts) })
   /** Resolves with the first outcome that is final (sent, failed, skipped). */
   const settled = async (): Promise<TrustpilotOutcome> => {
     for (;;) {

@@ -1,0 +1,204 @@
+/**
+ * Courier: takes one stored invitation through Trustpilot's protocol until it is sent, refused for
+ * good, or owed a retry, holding this page's owner lock while it has requests out. It is the part of
+ * the outbox an order page needs when all goes well, so it ships in the delivery module; what follows
+ * a transient failure (backoff, timers, entries other pages left) is outbox.ts, loaded when that
+ * happens. The outbox (outbox.ts) explains leases and owner locks.
+ */
+import { RetryableError } from './errors.js'
+import { KEY_PREFIX } from './keys.js'
+import type { Invitation } from './mapping.js'
+import type { ResolvedSettings } from './settings.js'
+import type { OutboxEntry, Store } from './store.js'
+import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
+import type { TrustpilotOutcome } from './types.js'
+
+/** How long a network failure waits to learn whether it was the page's own unload. */
+const UNLOAD_GRACE_MS = 100
+
+export interface CourierOptions {
+  settings: ResolvedSettings
+  store: Store
+  transport: Transport
+  /** Told about every outcome, with the invitation it concerns. Must not throw. */
+  notify: (outcome: TrustpilotOutcome, invitation: Invitation) => void
+  now?: () => number
+  locks?: LockManager
+}
+
+/** What the courier hands on: a transient failure to retry, and the end of each delivery. */
+export interface CourierHooks {
+  retry(id: string, invitation: Invitation, error: RetryableError): void
+  settled(): void
+}
+
+export interface Courier {
+  /** This page's name in leases. */
+  readonly owner: string
+  /** Entries this page is sending right now (or waiting for the lock of). */
+  readonly sending: Set<string>
+  readonly leaving: boolean
+  readonly stopped: boolean
+  hooks: CourierHooks
+  /** "Mine until …", for an entry this page is about to send. */
+  lease(first?: boolean): NonNullable<OutboxEntry['lease']>
+  /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
+  pendingEntry(id: string): OutboxEntry | undefined
+  /** Removes an entry for good and reports why: the one way an invitation ends in `failed`. */
+  giveUp(id: string, invitation: Invitation, error: Error): void
+  /** Stores the invitation (with this page's lease) and starts its first request in a microtask. */
+  submit(invitation: Invitation): void
+  /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
+  deliver(entry: OutboxEntry): Promise<void>
+  updateOwnerLock(): void
+  setLeaving(leaving: boolean): void
+  stop(): void
+}
+
+export const idOf = (entry: OutboxEntry) => entry.invitation.body.referenceId
+/** The Web Lock a page holds while it has requests out: free once the page is gone. */
+export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
+
+export function createCourier({ settings, store, transport, notify, now = Date.now, locks }: CourierOptions): Courier {
+  /** This page's name in leases: unique per page, whatever `random` the caller injected. */
+  // Stryker disable next-line MethodExpression: without the slice the name is as unique, only longer
+  const owner = Math.random().toString(36).slice(2)
+  const sending = new Set<string>()
+  let leaving = false
+  let stopped = false
+
+  /**
+   * This page's owner lock: held while it has requests out and is not leaving, so other pages can
+   * tell its leases from a dead page's.
+   */
+  let releaseOwnerLock: (() => void) | undefined
+  let ownerLockAsked = false
+  const wantOwnerLock = () => sending.size > 0 && !leaving && !stopped
+  function updateOwnerLock() {
+    if (!wantOwnerLock()) {
+      releaseOwnerLock?.()
+      releaseOwnerLock = undefined
+    } else if (locks && !releaseOwnerLock && !ownerLockAsked) {
+      ownerLockAsked = true
+      locks
+        .request(ownerLockName(owner), () => {
+          ownerLockAsked = false
+          // No longer wanted by the time it was granted: let it go at once.
+          if (!wantOwnerLock()) return
+          return new Promise<void>((release) => {
+            releaseOwnerLock = release
+          })
+        })
+        .catch(() => {
+          ownerLockAsked = false
+        })
+    }
+  }
+
+  const courier: Courier = {
+    owner,
+    sending,
+    get leaving() {
+      return leaving
+    },
+    get stopped() {
+      return stopped
+    },
+    // Until the outbox attaches itself: nothing to schedule, and a retry has nowhere to go.
+    hooks: { retry() {}, settled() {} },
+
+    /**
+     * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes
+     * with keepalive, which gets KEEPALIVE_PATIENCE times the timeout.
+     */
+    lease(first) {
+      const at = now()
+      return { owner, since: at, until: at + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000 }
+    },
+
+    pendingEntry(id) {
+      const stored = store.get(id)
+      return stored === 'sent' ? undefined : stored
+    },
+
+    giveUp(id, invitation, error) {
+      store.remove(id)
+      notify({ status: 'failed', referenceId: id, reason: error.message, error }, invitation)
+    },
+
+    submit(invitation) {
+      const id = invitation.body.referenceId
+      if (store.get(id)) {
+        return notify({ status: 'skipped', referenceId: id, reason: 'already invited or pending' }, invitation)
+      }
+      const at = now()
+      const entry: OutboxEntry = {
+        invitation,
+        step: 'invite',
+        attempts: 0,
+        createdAt: at,
+        nextAt: at,
+        lease: courier.lease(true),
+      }
+      store.put(entry)
+      // Sent in a microtask: on the wire before analytics-next resolves `track`, but after the plugin
+      // returned, so the shop's own task pays only for mapping and storing.
+      sending.add(id)
+      updateOwnerLock()
+      queueMicrotask(() => void courier.deliver(entry))
+    },
+
+    async deliver(entry) {
+      const id = idOf(entry)
+      const { invitation } = entry
+      const first = !entry.attempts
+      sending.add(id)
+      updateOwnerLock()
+      try {
+        for (let step = entry.step; (await transport.send(invitation, step, first)) === 'needs-products'; ) {
+          step = 'products'
+          // Remember the 202: a later page owes only the products request.
+          const stored = courier.pendingEntry(id)
+          if (stored) store.put({ ...stored, step, lease: courier.lease(first) })
+        }
+        store.markSent(id, now())
+        notify({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
+      } catch (error) {
+        const retryable = error instanceof RetryableError
+        // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
+        // it fires pagehide. Wait a moment: if the page is leaving, or gone, the stored lease stays
+        // and keeps other pages off a request that may yet reach Trustpilot.
+        if (retryable && error.status === undefined) await new Promise((wake) => setTimeout(wake, UNLOAD_GRACE_MS))
+        if (leaving) return
+        if (retryable) courier.hooks.retry(id, invitation, error)
+        else courier.giveUp(id, invitation, error instanceof Error ? error : new Error(String(error)))
+      } finally {
+        sending.delete(id)
+        updateOwnerLock()
+        courier.hooks.settled()
+      }
+    },
+
+    updateOwnerLock,
+
+    setLeaving(value) {
+      leaving = value
+      if (value && locks) {
+        // Leases this page holds now count from its leaving: requests already on the wire get
+        // LEFT_LEASE_MS to land before a later page takes over.
+        for (const id of sending) {
+          const stored = courier.pendingEntry(id)
+          if (stored?.lease?.owner === owner) store.put({ ...stored, lease: { ...stored.lease, since: now() } })
+        }
+      }
+      updateOwnerLock()
+    },
+
+    stop() {
+      stopped = true
+      updateOwnerLock()
+    },
+  }
+
+  return courier
+}
