@@ -4,7 +4,7 @@
  * response headers per path, e.g. a Content-Security-Policy.
  */
 import { createReadStream, statSync } from 'node:fs'
-import { createServer, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize, resolve } from 'node:path'
 
@@ -25,7 +25,7 @@ export interface StaticServer {
 
 export interface Hooks {
   /** Answers a request itself (returns true), e.g. a JSON config or an event stream. */
-  handle?: (url: URL, res: ServerResponse) => boolean
+  handle?: (url: URL, res: ServerResponse, req: IncomingMessage) => boolean
   /** Extra headers for a file it serves, e.g. a Content-Security-Policy. */
   headers?: (url: URL) => Record<string, string> | undefined
 }
@@ -35,7 +35,7 @@ export async function startStaticServer(root: string, port = 0, hooks: Hooks = {
   const base = resolve(root)
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    if (hooks.handle?.(url, res)) return
+    if (hooks.handle?.(url, res, req)) return
     let path = normalize(join(base, decodeURIComponent(url.pathname)))
     if (!path.startsWith(base)) {
       res.writeHead(403).end()

@@ -10,6 +10,12 @@ if (new URLSearchParams(location.search).get('storage') === 'throws') {
     },
   })
 }
+// ?block=delivery: the test server refuses dist/delivery.js to this page (e2e/support/fixtures.ts),
+// told by a cookie, which a page without the parameter clears again.
+document.cookie =
+  new URLSearchParams(location.search).get('block') === 'delivery'
+    ? 'block=delivery; path=/'
+    : 'block=; path=/; max-age=0'
 window.received = []
 window.outcomes = []
 window.errors = []
@@ -41,13 +47,13 @@ const loadScript = (src) =>
     document.head.appendChild(script)
   })
 
-window.start = async ({ via = 'module', settings, cdnSettings = {}, loadOptions = {} }) => {
+window.start = async ({ via = 'module', base = '', settings, cdnSettings = {}, loadOptions = {} }) => {
   const plugins = [recorder]
   if (via === 'module') {
-    const { trustpilot } = await import('/dist/index.js')
+    const { trustpilot } = await import(`${base}/dist/index.js`)
     plugins.unshift(trustpilot(settings))
   } else if (via === 'global') {
-    await loadScript('/dist/trustpilot.global.js')
+    await loadScript(`${base}/dist/trustpilot.global.js`)
     plugins.unshift(window.trustpilotDestination(settings))
   }
   const browser = window.AnalyticsBrowser.load(

@@ -18,6 +18,8 @@ export type TrustpilotApi = FakeTrustpilot & { url: string }
 export interface StartOptions {
   /** How the plugin is loaded: ES module import, classic <script>, or not at all (remote plugin). */
   via?: 'module' | 'global' | 'none'
+  /** Where dist/ is loaded from (a CDN on another origin); the page's own origin when absent. */
+  base?: string
   settings?: Record<string, unknown>
   cdnSettings?: Record<string, unknown>
   loadOptions?: Record<string, unknown>
@@ -112,9 +114,20 @@ export class Shop {
   }
 }
 
-/** The repository served on 127.0.0.1; a page asked for with ?csp=<policy> gets that policy. */
+/**
+ * The repository served on 127.0.0.1; a page asked for with ?csp=<policy> gets that policy. A page
+ * asked for with ?block=delivery can't load the delivery module: the harness sets a cookie, and the
+ * server refuses dist/delivery.js to it, as an ad blocker or a failing CDN would, in every engine,
+ * WebDriver's included (which can't intercept requests). A module's Referer is the module that
+ * imported it, not the page, hence the cookie.
+ */
 export const serveSite = () =>
   startStaticServer('.', 0, {
+    handle: (url, res, req) => {
+      if (url.pathname !== '/dist/delivery.js' || !req.headers.cookie?.includes('block=delivery')) return false
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end('blocked')
+      return true
+    },
     headers: (url) => {
       const csp = url.searchParams.get('csp')
       return csp ? { 'Content-Security-Policy': csp } : undefined

@@ -147,3 +147,40 @@ test('per-order options and product prices reach Trustpilot', async ({ shop, tru
     { ...SEED_SECOND_BODY, locale: 'sv-SE' },
   ])
 })
+
+/** The plugin's files this page fetched, by name, from the browser's resource timing. */
+const pluginFiles = (shop: { driver: { executeScript<T>(script: string): Promise<T> } }) =>
+  shop.driver.executeScript<string[]>(
+    "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/dist/')).map((p) => p.slice(6))",
+  )
+
+test('a page with no order fetches only the entry; a checkout event fetches the delivery module ahead', async ({
+  shop,
+  trustpilotApi,
+}) => {
+  await shop.open({ settings: { apiKey: API_KEY } })
+  await shop.track('Product Viewed', { product_id: 'p-1' })
+  await shop.driver.sleep(500)
+  expect(await pluginFiles(shop)).toEqual(['index.js'])
+  await shop.track('Checkout Started', { order_id: 'ahead' })
+  await expect.poll(() => pluginFiles(shop)).toEqual(['index.js', 'delivery.js'])
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  await shop.waitForOutcome('sent')
+  expect(await pluginFiles(shop)).toEqual(['index.js', 'delivery.js'])
+  expect(trustpilotApi.requests).toHaveLength(2)
+})
+
+test('the delivery module blocked: "retrying", the order kept, and a later page that can load it delivers it', async ({
+  shop,
+  trustpilotApi,
+}) => {
+  const settings = { apiKey: API_KEY, timeoutMs: 1_000 }
+  await shop.open({ settings }, '/e2e/pages/harness.html?block=delivery')
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'kept' })
+  const retrying = await shop.waitForOutcome('retrying', 'kept')
+  expect(retrying?.reason).toMatch(/the delivery module did not load .*; the order is kept/)
+  expect(trustpilotApi.requests).toHaveLength(0)
+  await shop.open({ settings })
+  await shop.waitForOutcome('sent', 'kept')
+  expect(trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['kept', 'kept'])
+})
