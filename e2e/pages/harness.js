@@ -12,6 +12,7 @@ if (new URLSearchParams(location.search).get('storage') === 'throws') {
 }
 // ?block=delivery: the test server refuses dist/delivery.js to this page (e2e/support/fixtures.ts),
 // told by a cookie, which a page without the parameter clears again.
+// biome-ignore lint/suspicious/noDocumentCookie: one fixed test cookie, set before anything loads; cookieStore is async
 document.cookie =
   new URLSearchParams(location.search).get('block') === 'delivery'
     ? 'block=delivery; path=/'
