@@ -18,7 +18,7 @@
  *   cleared if, and only if, it holds this order's pair: a retry really reaches Trustpilot.
  */
 import { InvitationRejectedError, RetryableError } from './errors.js'
-import { type Invitation, withProducts } from './mapping.js'
+import { withProducts } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
 import { withTimeout } from './timeout.js'
 import type { Transport } from './transport.js'
@@ -28,16 +28,6 @@ type TpWindow = { tp?: Tp; TrustpilotObject?: string }
 
 /** The script's localStorage key for the last invitation it was given. */
 export const TP_MARKER_KEY = 'tpinvid'
-
-/** Clears the script's dedupe marker when it holds this invitation's pair (see above). */
-function forgetMarkerOf(invitation: Invitation) {
-  const { recipientEmail, referenceId } = invitation.body
-  try {
-    if (localStorage.getItem(TP_MARKER_KEY) === recipientEmail + referenceId) localStorage.removeItem(TP_MARKER_KEY)
-  } catch {
-    // No storage: the script can't have remembered it either.
-  }
-}
 
 export function scriptTransport(settings: ResolvedSettings): Transport {
   const win = globalThis as unknown as TpWindow
@@ -49,53 +39,53 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
   function load(): Promise<Tp> {
     // Trustpilot's standard snippet: a queue stub that the script drains once it runs.
     win.TrustpilotObject = 'tp'
-    if (!win.tp) {
-      const queue: unknown[][] = []
-      win.tp = Object.assign((...args: unknown[]) => void queue.push(args), { q: queue })
-    }
+    const queue: unknown[][] = []
+    win.tp ||= Object.assign((...args: unknown[]) => void queue.push(args), { q: queue })
     if (!registered) {
       registered = true
       win.tp('register', settings.apiKey)
     }
+    // A script inserted from code is async already: it never holds up the page's parsing.
     const script = document.createElement('script')
-    script.async = true
     script.src = `${settings.endpoint}/tp.min.js`
     const loaded = new Promise<Tp>((resolve, reject) => {
       script.onload = () => resolve(win.tp as Tp)
       script.onerror = () => reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
     })
-    document.head.appendChild(script)
-    return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load")
-  }
-
-  /** Hands one invitation to the script and waits, bounded, for the answer its listener gets. */
-  async function handOver(tp: Tp, invitation: Invitation) {
-    const answer = new Promise<unknown>((resolve) => {
-      tp('on', 'createInvitation', (error: unknown) => resolve(error))
+    document.head.append(script)
+    return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load").catch((error) => {
+      loading = undefined // try a fresh <script> on the next attempt
+      throw error
     })
-    forgetMarkerOf(invitation)
-    // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
-    tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
-    const error = await withTimeout(answer, settings.timeoutMs, "no answer from Trustpilot's script")
-    if (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      throw new InvitationRejectedError(undefined, `rejected the invitation through its script: ${message}`)
-    }
   }
 
   return {
     async send(invitation) {
       loading ??= load()
-      let tp: Tp
-      try {
-        tp = await loading
-      } catch (error) {
-        loading = undefined // try a fresh <script> on the next attempt
-        throw error
+      const tp = await loading
+      /** Hands the invitation to the script and waits, bounded, for the answer its listener gets. */
+      const handOver = async () => {
+        // The listener is called with the error, if any: it settles `answer` with it.
+        const answer = new Promise<unknown>((resolve) => tp('on', 'createInvitation', resolve))
+        // The script's dedupe marker is cleared when it holds this invitation's pair (see above).
+        const { recipientEmail, referenceId } = invitation.body
+        try {
+          if (localStorage.getItem(TP_MARKER_KEY) === recipientEmail + referenceId)
+            localStorage.removeItem(TP_MARKER_KEY)
+        } catch {
+          // No storage: the script can't have remembered it either.
+        }
+        // A deep copy: the script mutates the object it is given, and the outbox keeps ours.
+        tp('createInvitation', JSON.parse(JSON.stringify(withProducts(invitation))))
+        const error = await withTimeout(answer, settings.timeoutMs, "no answer from Trustpilot's script")
+        if (error) {
+          const message = error instanceof Error ? error.message : String(error)
+          throw new InvitationRejectedError(undefined, `rejected the invitation through its script: ${message}`)
+        }
       }
-      const mine = turn.then(() => handOver(tp, invitation))
-      turn = mine.catch(() => {})
-      await mine
+      // After the previous invitation's turn, however that ended.
+      turn = turn.then(handOver, handOver)
+      await turn
       return 'created'
     },
   }

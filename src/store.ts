@@ -47,28 +47,32 @@ export { KEY_PREFIX }
 export const MAX_REMEMBERED = 500
 export const REMEMBER_MS = 30 * 24 * 3_600_000
 
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+/** Number.isFinite doesn't coerce: it is true for a finite number and false for anything else. */
+const isTime = Number.isFinite as (v: unknown) => v is number
 
 /**
  * Enough of the shape to send it and schedule it. Deeper junk (say, a product that is not an object)
  * can only have been written by hand, and Trustpilot answering 4xx to it is the right outcome.
+ * A missing level (no invitation, no body) throws, which parseRecord takes as "not ours".
  */
 const isEntry = (e: OutboxEntry): boolean =>
-  typeof e.invitation?.body?.recipientEmail === 'string' &&
+  typeof e.invitation.body.recipientEmail === 'string' &&
   typeof e.invitation.body.referenceId === 'string' &&
-  Array.isArray(e.invitation.products) &&
-  Array.isArray(e.invitation.productSkus) &&
+  [e.invitation.products, e.invitation.productSkus].every(Array.isArray) &&
   (e.step === 'invite' || e.step === 'products') &&
   [e.attempts, e.createdAt, e.nextAt].every(isTime)
 
-/** Parses one stored value; undefined when it is not something this version wrote. */
-export function parseRecord(raw: string): StoredRecord | undefined {
+/**
+ * Parses one stored value; undefined when it is not something this version wrote, or when nothing
+ * is stored (null from localStorage, undefined from memory: neither parses to a record).
+ */
+export function parseRecord(raw: string | null | undefined): StoredRecord | undefined {
   try {
-    const data = JSON.parse(raw)
+    const data = JSON.parse(raw as string)
     if (isTime(data.sent) && Object.keys(data).length === 1) return data
     if (isEntry(data)) return data
   } catch {
-    // Not JSON, or JSON null: not ours.
+    // Not JSON, JSON null, or an object missing a level isEntry reads: not ours.
   }
   return undefined
 }
@@ -112,20 +116,21 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
     return keys
   }
 
+  /** Writes `value` (JSON, so never empty) under `key`, or removes the key when there is none. */
   const write = (key: string, value?: string) =>
     use(
-      (storage) => (value === undefined ? storage.removeItem(key) : storage.setItem(key, value)),
-      (items) => (value === undefined ? items.delete(key) : items.set(key, value)),
+      (storage) => (value ? storage.setItem(key, value) : storage.removeItem(key)),
+      (items) => (value ? items.set(key, value) : items.delete(key)),
     )
 
   function read(key: string): StoredRecord | undefined {
     const raw = use(
       (storage) => storage.getItem(key),
-      (items) => items.get(key) ?? null,
+      (items) => items.get(key),
     )
-    if (raw === null) return undefined
     const record = parseRecord(raw)
-    if (!record) {
+    // A key that holds nothing is no record, and nothing to warn about.
+    if (!record && raw != null) {
       warn(`stored record "${key}" is not valid; ignored it`)
       write(key)
     }
@@ -138,13 +143,13 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
       const tombstones: Array<[string, number]> = []
       for (const key of use(ours, (items) => [...items.keys()])) {
         const record = read(key)
-        if (record && 'sent' in record) tombstones.push([key, record.sent])
-        else if (record) entries.push(record)
+        if (record && 'sent' in record) {
+          if (now() - record.sent > REMEMBER_MS) write(key)
+          else tombstones.push([key, record.sent])
+        } else if (record) entries.push(record)
       }
-      tombstones.sort((a, b) => b[1] - a[1])
-      tombstones.forEach(([key, at], index) => {
-        if (index >= MAX_REMEMBERED || now() - at > REMEMBER_MS) write(key)
-      })
+      // Past the bound, the oldest are forgotten.
+      for (const [key] of tombstones.sort((a, b) => b[1] - a[1]).slice(MAX_REMEMBERED)) write(key)
       return entries.sort((a, b) => a.createdAt - b.createdAt)
     },
     get(referenceId) {

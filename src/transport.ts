@@ -27,15 +27,14 @@ export interface Transport {
  */
 const KEEPALIVE_QUOTA = 64 * 1024 - 1024
 let keepaliveBytesInFlight = 0
-const encoder = new TextEncoder()
 
 /** Milliseconds from a Retry-After header (seconds or an HTTP date), if it holds either. */
 export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
   if (!header) return undefined
   const seconds = Number(header)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  const ms = seconds >= 0 && seconds < Infinity ? seconds * 1000 : Date.parse(header) - now
+  // A date in the past means now; neither a number nor a date (NaN) means no advice.
+  return ms >= 0 ? ms : ms < 0 ? 0 : undefined
 }
 
 /** Maps a Trustpilot status to the protocol's meaning; throws the typed error for failures. */
@@ -62,13 +61,13 @@ export function apiTransport(settings: ResolvedSettings): Transport {
   return {
     async send(invitation, step, wantKeepalive) {
       const body = JSON.stringify(step === 'invite' ? invitation.body : withProducts(invitation))
-      const size = encoder.encode(body).length
+      // The budget counts bytes on the wire: UTF-8, which is how a Blob holds a string.
+      const size = new Blob([body]).size
       const keepalive = wantKeepalive && keepaliveBytesInFlight + size <= KEEPALIVE_QUOTA
-      const limit = keepalive ? settings.timeoutMs * KEEPALIVE_PATIENCE : settings.timeoutMs
       const abort = new AbortController()
       if (keepalive) keepaliveBytesInFlight += size
       try {
-        const response = await withTimeout(
+        const { status, headers } = await withTimeout(
           fetch(url, {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
@@ -77,15 +76,16 @@ export function apiTransport(settings: ResolvedSettings): Transport {
             keepalive,
             // Aborting a keepalive request would only hide it from us, not stop it.
             signal: keepalive ? undefined : abort.signal,
+          }).catch((error: TypeError) => {
+            // fetch rejects with a TypeError for network failures (and with an AbortError only once
+            // we gave up on it, which no one hears of any more).
+            throw new RetryableError(`network error: ${error.message}`)
           }),
-          limit,
+          settings.timeoutMs * (keepalive ? KEEPALIVE_PATIENCE : 1),
           'no answer from Trustpilot',
           () => abort.abort(),
         )
-        return interpretStatus(response.status, step, response.headers.get('Retry-After'))
-      } catch (error) {
-        // fetch rejects with a TypeError for network failures; anything else is already typed.
-        throw error instanceof TypeError ? new RetryableError(`network error: ${error.message}`) : error
+        return interpretStatus(status, step, headers.get('Retry-After'))
       } finally {
         if (keepalive) keepaliveBytesInFlight -= size
       }
