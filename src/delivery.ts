@@ -6,7 +6,7 @@
  * outbox.ts) is a module of its own, imported the first time one of those comes up.
  */
 import type { Context } from '@segment/analytics-next'
-import { createCourier, idOf } from './courier.js'
+import { createCourier } from './courier.js'
 import { RetryableError } from './errors.js'
 import { dropOrder, keptOrders, type Order } from './inbox.js'
 import { type Invitation, mapOrder } from './mapping.js'
@@ -32,7 +32,7 @@ export interface Delivery {
    * @param kept the order's key in the inbox, dropped once the order is in the outbox
    */
   take(order: Order, ctx?: Context, kept?: string): void
-  /** Takes in the orders earlier pages kept, and sends whatever is due. */
+  /** Takes in the orders earlier pages kept, and sends whatever else is stored and due. */
   flush(): void
   retryNow(): void
   setLeaving(leaving: boolean): void
@@ -100,10 +100,10 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
     if (kept) dropOrder(kept)
   }
 
-  /** Takes in kept orders; entries stored and not on their way here need the rest of the outbox. */
+  /** Takes in the orders earlier pages kept, then has the outbox send what else is stored and due. */
   function flush() {
     for (const [key, order] of keptOrders(settings.apiKey)) take(order, undefined, key)
-    if (outbox || store.pending().some((entry) => !courier.sending.has(idOf(entry)))) recover((o) => o.flush())
+    recover((o) => o.flush())
   }
 
   return {
@@ -112,7 +112,8 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
     retryNow: () => recover((o) => o.retryNow()),
     setLeaving(leaving) {
       courier.setLeaving(leaving)
-      if (!leaving) flush()
+      // Back from the back/forward cache: only an outbox that was here has anything to look at again.
+      if (!leaving) loaded?.flush()
     },
     stop() {
       courier.stop()

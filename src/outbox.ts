@@ -26,7 +26,7 @@ import { type Courier, type CourierOptions, idOf, ownerLockName } from './courie
 import { DeliveryAbandonedError, type RetryableError } from './errors.js'
 import { KEY_PREFIX } from './keys.js'
 import type { Invitation } from './mapping.js'
-import type { OutboxEntry } from './store.js'
+import { type OutboxEntry, pendingEntries } from './store.js'
 
 export { ownerLockName }
 
@@ -153,7 +153,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function schedule(entries?: OutboxEntry[]) {
     let next = Infinity
     if (!courier.stopped) {
-      for (const entry of entries ?? store.pending()) {
+      for (const entry of entries ?? pendingEntries(store, now)) {
         if (sending.has(idOf(entry))) continue
         next = Math.min(next, dueAt(entry, lastSeenLocks))
         // A live page's lease: look again the moment that page is done or gone. (A lease whose page
@@ -198,7 +198,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   /** Past the cap, drops the oldest entries that no request is carrying right now. */
   function dropPastCap() {
-    const pending = store.pending()
+    const pending = pendingEntries(store, now)
     const waiting = pending.filter((entry) => !sending.has(idOf(entry)))
     for (const old of waiting.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
       courier.giveUp(
@@ -212,7 +212,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function flushWith(held: HeldLocks) {
     if (idle()) return
     dropPastCap()
-    const entries = store.pending()
+    const entries = pendingEntries(store, now)
     for (const entry of entries) {
       const id = idOf(entry)
       if (sending.has(id) || dueAt(entry, held) > now()) continue
@@ -237,7 +237,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     flush,
     retryNow() {
       const at = now()
-      for (const entry of store.pending()) {
+      for (const entry of pendingEntries(store, now)) {
         // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
         if (entry.nextAt > at && !entry.lease) store.put({ ...entry, nextAt: at })
       }

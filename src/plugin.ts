@@ -42,6 +42,8 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
   let starting: Promise<Delivery> | undefined
   let leaving = false
   let unloaded = false
+  /** Whether storage held something to deliver when the page loaded. */
+  let storedAtLoad = false
   /** Orders taken before the module was there, by message id, handed over as soon as it arrives. */
   const waiting = new Map<string, { order: Order; ctx: Context; kept?: string }>()
 
@@ -79,7 +81,9 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
           waiting.delete(id)
           delivery.take(order, ctx, kept)
         }
-        delivery.flush()
+        // What earlier pages left goes out now. Without that, the outbox (dist/outbox.js) is not
+        // needed unless something here fails.
+        if (storedAtLoad) delivery.flush()
         if (leaving) delivery.setLeaving(true)
         return delivery
       })
@@ -155,7 +159,8 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       analytics = instance
       for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
       // Orders and invitations earlier pages or other tabs left go out now.
-      if (hasStoredWork(settings.apiKey)) startSoon()
+      storedAtLoad = hasStoredWork(settings.apiKey)
+      if (storedAtLoad) startSoon()
       return Promise.resolve()
     },
     unload() {

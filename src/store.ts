@@ -30,11 +30,13 @@ export interface OutboxEntry {
   lease?: { owner: string; until: number; since?: number }
 }
 
-type StoredRecord = OutboxEntry | { sent: number }
+export type StoredRecord = OutboxEntry | { sent: number }
 
 export interface Store {
-  /** Pending entries, oldest first; also forgets delivered orders past the dedupe bounds. */
-  pending(): OutboxEntry[]
+  /** Every valid record of this integration key, with its storage key (invalid ones are dropped). */
+  records(): Array<[key: string, record: StoredRecord]>
+  /** Removes a record by its storage key. */
+  forget(key: string): void
   /** The pending entry, 'sent' for a delivered order, or undefined. */
   get(referenceId: string): OutboxEntry | 'sent' | undefined
   put(entry: OutboxEntry): void
@@ -78,7 +80,7 @@ export function parseRecord(raw: string | null | undefined): StoredRecord | unde
 }
 
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
-export function createStore(apiKey: string, warn: (message: string) => void, now = Date.now): Store {
+export function createStore(apiKey: string, warn: (message: string) => void): Store {
   const prefix = entryKeyPrefix(apiKey)
   const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
   /** This page's copy of our keys, once localStorage has failed it. */
@@ -138,20 +140,15 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
   }
 
   return {
-    pending() {
-      const entries: OutboxEntry[] = []
-      const tombstones: Array<[string, number]> = []
+    records() {
+      const records: Array<[string, StoredRecord]> = []
       for (const key of use(ours, (items) => [...items.keys()])) {
         const record = read(key)
-        if (record && 'sent' in record) {
-          if (now() - record.sent > REMEMBER_MS) write(key)
-          else tombstones.push([key, record.sent])
-        } else if (record) entries.push(record)
+        if (record) records.push([key, record])
       }
-      // Past the bound, the oldest are forgotten.
-      for (const [key] of tombstones.sort((a, b) => b[1] - a[1]).slice(MAX_REMEMBERED)) write(key)
-      return entries.sort((a, b) => a.createdAt - b.createdAt)
+      return records
     },
+    forget: (key) => write(key),
     get(referenceId) {
       const record = read(keyOf(referenceId))
       return record && 'sent' in record ? 'sent' : record
@@ -166,4 +163,21 @@ export function createStore(apiKey: string, warn: (message: string) => void, now
       write(keyOf(referenceId))
     },
   }
+}
+
+/**
+ * Pending entries, oldest first; also forgets delivered orders past the dedupe bounds. Only the
+ * outbox asks (the courier looks up one order at a time), so an order page's bundle leaves it out.
+ */
+export function pendingEntries(store: Store, now = Date.now): OutboxEntry[] {
+  const entries: OutboxEntry[] = []
+  const tombstones: Array<[string, number]> = []
+  for (const [key, record] of store.records()) {
+    if (!('sent' in record)) entries.push(record)
+    else if (now() - record.sent > REMEMBER_MS) store.forget(key)
+    else tombstones.push([key, record.sent])
+  }
+  // Past the bound, the oldest are forgotten.
+  for (const [key] of tombstones.sort((a, b) => b[1] - a[1]).slice(MAX_REMEMBERED)) store.forget(key)
+  return entries.sort((a, b) => a.createdAt - b.createdAt)
 }

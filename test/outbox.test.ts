@@ -3,7 +3,7 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { mapOrder } from '../src/mapping'
 import { LEFT_LEASE_MS, MAX_PENDING, ownerLockName } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
-import { createStore, MAX_REMEMBERED, parseRecord, REMEMBER_MS } from '../src/store'
+import { createStore, MAX_REMEMBERED, parseRecord, pendingEntries, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
 import { lockHub, MemoryStorage, mswServer, outboxUnderTest } from './helpers'
@@ -573,14 +573,10 @@ describe('outbox', () => {
 describe('store', () => {
   test(`remembers at most ${MAX_REMEMBERED} delivered orders, none older than 30 days`, () => {
     const now = Date.now()
-    const store = createStore(
-      API_KEY,
-      () => {},
-      () => now,
-    )
+    const store = createStore(API_KEY, () => {})
     for (let i = 0; i < MAX_REMEMBERED + 5; i++) store.markSent(`s${i}`, now - i)
     store.markSent('ancient', now - REMEMBER_MS - 1)
-    store.pending()
+    pendingEntries(store, () => now)
     const kept = Object.keys(Object.fromEntries(Array.from({ length: storage.length }, (_, i) => [storage.key(i), 1])))
     assert.equal(kept.length, MAX_REMEMBERED)
     assert.equal(store.get('ancient'), undefined)
@@ -590,15 +586,11 @@ describe('store', () => {
 
   test('a delivered order is remembered for 30 days, not less', () => {
     const now = Date.now()
-    const store = createStore(
-      API_KEY,
-      () => {},
-      () => now,
-    )
+    const store = createStore(API_KEY, () => {})
     store.markSent('two-hours', now - 2 * 3_600_000)
     store.markSent('29-days', now - 29 * 24 * 3_600_000)
     store.markSent('31-days', now - 31 * 24 * 3_600_000)
-    store.pending()
+    pendingEntries(store, () => now)
     assert.equal(store.get('two-hours'), 'sent')
     assert.equal(store.get('29-days'), 'sent')
     assert.equal(store.get('31-days'), undefined)
@@ -606,14 +598,10 @@ describe('store', () => {
 
   test(`past ${MAX_REMEMBERED} delivered orders, the most recently delivered are kept, whatever the order stored`, () => {
     const now = Date.now()
-    const store = createStore(
-      API_KEY,
-      () => {},
-      () => now,
-    )
+    const store = createStore(API_KEY, () => {})
     // Stored oldest last: the ones to forget are the last written, not the first.
     for (let i = 0; i < MAX_REMEMBERED + 3; i++) store.markSent(`r${i}`, now - 10 * i)
-    store.pending()
+    pendingEntries(store, () => now)
     assert.equal(store.get('r0'), 'sent')
     assert.equal(store.get(`r${MAX_REMEMBERED - 1}`), 'sent')
     assert.equal(store.get(`r${MAX_REMEMBERED}`), undefined)
@@ -633,7 +621,7 @@ describe('store', () => {
       )
     }
     assert.deepEqual(
-      store.pending().map((e) => e.invitation.body.referenceId),
+      pendingEntries(store).map((e) => e.invitation.body.referenceId),
       ['a', 'b', 'c'],
     )
   })
@@ -673,7 +661,7 @@ describe('store', () => {
     storage.setItem(key('odd'), JSON.stringify({ sent: 'yesterday' }))
     storage.setItem('someone-else', 'untouched')
     const store = createStore(API_KEY, (m) => warnings.push(m))
-    assert.deepEqual(store.pending(), [])
+    assert.deepEqual(pendingEntries(store), [])
     assert.equal(warnings.length, 2)
     assert.match(warnings[0] ?? '', /is not valid; ignored it/)
     assert.equal(storage.getItem(key('bad')), null)
