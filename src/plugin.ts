@@ -71,7 +71,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
   function start(): Promise<Delivery> {
     starting ??= loadDelivery()
       .then((module) => {
-        if (unloaded) throw new Error('the plugin was unloaded')
+        if (unloaded) throw new Error('unloaded')
         // Storage problems go to the console even without debug: they hold no personal data, are
         // rare, and a shop needs to know its invitations are no longer kept across pages.
         const warn = (message: string) => console.warn(`${PLUGIN_NAME}: ${message}`)
@@ -97,7 +97,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
   /** Starts the module without waiting for it; a failure is retried by the next occasion. */
   function startSoon() {
     start().catch((error) => {
-      if (settings.debug) console.warn(`${PLUGIN_NAME}: the delivery module did not load`, error)
+      if (settings.debug) console.warn(`${PLUGIN_NAME}: ${error.message}`)
     })
   }
 
@@ -122,7 +122,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         (error: RetryableError) => {
           const { order_id } = ctx.event.properties ?? {}
           if (!unloaded) {
-            const reason = `${error.message}; the order is kept and sent once it loads, on this page or a later one`
+            const reason = `${error.message}; the order is kept until it loads, here or on a later page`
             report(
               { status: 'retrying', referenceId: order_id == null ? undefined : String(order_id), reason, error },
               undefined,
