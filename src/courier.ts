@@ -50,7 +50,6 @@ export interface Courier {
   submit(invitation: Invitation): void
   /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
   deliver(entry: OutboxEntry): Promise<void>
-  updateOwnerLock(): void
   setLeaving(leaving: boolean): void
   stop(): void
 }
@@ -178,8 +177,6 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
         courier.hooks.settled()
       }
     },
-
-    updateOwnerLock,
 
     setLeaving(value) {
       leaving = value

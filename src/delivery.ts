@@ -8,7 +8,7 @@
 import type { Context } from '@segment/analytics-next'
 import { createCourier } from './courier.js'
 import { RetryableError } from './errors.js'
-import { dropOrder, keptOrders, type Order } from './inbox.js'
+import { dropOrder, type Order } from './inbox.js'
 import { type Invitation, mapOrder } from './mapping.js'
 import type { Outbox } from './outbox.js'
 import type { ResolvedSettings } from './settings.js'
@@ -32,7 +32,7 @@ export interface Delivery {
    * @param kept the order's key in the inbox, dropped once the order is in the outbox
    */
   take(order: Order, ctx?: Context, kept?: string): void
-  /** Takes in the orders earlier pages kept, and sends whatever else is stored and due. */
+  /** Sends what is stored and due (invitations earlier pages left): the outbox's work. */
   flush(): void
   retryNow(): void
   setLeaving(leaving: boolean): void
@@ -100,15 +100,9 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
     if (kept) dropOrder(kept)
   }
 
-  /** Takes in the orders earlier pages kept, then has the outbox send what else is stored and due. */
-  function flush() {
-    for (const [key, order] of keptOrders(settings.apiKey)) take(order, undefined, key)
-    recover((o) => o.flush())
-  }
-
   return {
     take,
-    flush,
+    flush: () => recover((o) => o.flush()),
     retryNow: () => recover((o) => o.retryNow()),
     setLeaving(leaving) {
       courier.setLeaving(leaving)

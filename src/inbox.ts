@@ -5,7 +5,8 @@
  * module takes kept orders in, maps them and drops them.
  *
  * It also answers the one question every page asks at load: is anything stored waiting to be
- * delivered? Only then does a page without an order load the delivery module.
+ * delivered? Only then does a page without an order load the delivery module, and it hands the kept
+ * orders it found to the module as its own.
  *
  * Storage may be missing or throw (sandboxed iframes, privacy modes, a full quota): then nothing is
  * kept here and the entry holds the order in memory for this page, as the store does.
@@ -57,28 +58,27 @@ function eachKey(visit: (key: string) => void) {
   } catch {}
 }
 
-/** The orders kept for this integration key, in no particular order; unreadable ones are dropped. */
-export function keptOrders(apiKey: string): Array<[key: string, order: Order]> {
-  const prefix = orderKeyPrefix(apiKey)
-  const orders: Array<[string, Order]> = []
-  eachKey((key) => {
-    if (!key.startsWith(prefix)) return
-    try {
-      const order = JSON.parse(localStorage.getItem(key) as string)
-      if (order?.event?.context) return orders.push([key, order])
-    } catch {}
-    dropOrder(key)
-  })
-  return orders
+/** What storage holds to deliver: orders kept by earlier pages, and whether invitations are pending. */
+export interface StoredWork {
+  /** Kept orders with their keys, in no particular order; unreadable ones are dropped. */
+  orders: Array<[key: string, order: Order]>
+  /** Whether an invitation is stored and not yet delivered (a tombstone doesn't count). */
+  pending: boolean
 }
 
-/** Whether storage holds something to deliver: a kept order, or an invitation not yet delivered. */
-export function hasStoredWork(apiKey: string): boolean {
+/** Looks through storage once, at load: what an earlier page, or another tab, left to deliver. */
+export function storedWork(apiKey: string): StoredWork {
   const orders = orderKeyPrefix(apiKey)
   const entries = entryKeyPrefix(apiKey)
-  let found = false
+  const work: StoredWork = { orders: [], pending: false }
   eachKey((key) => {
-    found ||= key.startsWith(orders) || (key.startsWith(entries) && !isTombstone(localStorage.getItem(key)))
+    if (key.startsWith(orders)) {
+      try {
+        const order = JSON.parse(localStorage.getItem(key) as string)
+        if (order?.event?.context) return work.orders.push([key, order])
+      } catch {}
+      dropOrder(key)
+    } else if (key.startsWith(entries) && !isTombstone(localStorage.getItem(key))) work.pending = true
   })
-  return found
+  return work
 }

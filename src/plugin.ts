@@ -13,7 +13,7 @@
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
 import type { Delivery, DeliveryHost } from './delivery.js'
 import { RetryableError } from './errors.js'
-import { hasStoredWork, keepOrder, type Order, orderOf } from './inbox.js'
+import { keepOrder, type Order, orderOf, storedWork } from './inbox.js'
 import { ORDER_COMPLETED } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
 import { withTimeout } from './timeout.js'
@@ -42,10 +42,13 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
   let starting: Promise<Delivery> | undefined
   let leaving = false
   let unloaded = false
-  /** Whether storage held something to deliver when the page loaded. */
-  let storedAtLoad = false
-  /** Orders taken before the module was there, by message id, handed over as soon as it arrives. */
-  const waiting = new Map<string, { order: Order; ctx: Context; kept?: string }>()
+  /** Whether storage held invitations not yet delivered when the page loaded. */
+  let pendingAtLoad = false
+  /**
+   * Orders for the module, handed over as soon as it is here: this page's (by message id) taken
+   * before it was, and those earlier pages kept (by their key).
+   */
+  const waiting = new Map<string, { order: Order; ctx?: Context; kept?: string }>()
 
   /**
    * Logs to the event's context (for outcomes known while `track` runs), and to the console only
@@ -81,9 +84,9 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
           waiting.delete(id)
           delivery.take(order, ctx, kept)
         }
-        // What earlier pages left goes out now. Without that, the outbox (dist/outbox.js) is not
-        // needed unless something here fails.
-        if (storedAtLoad) delivery.flush()
+        // Invitations earlier pages left go out now. Without them, the outbox (dist/outbox.js) is
+        // not needed unless something here fails.
+        if (pendingAtLoad) delivery.flush()
         if (leaving) delivery.setLeaving(true)
         return delivery
       })
@@ -159,8 +162,10 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       analytics = instance
       for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
       // Orders and invitations earlier pages or other tabs left go out now.
-      storedAtLoad = hasStoredWork(settings.apiKey)
-      if (storedAtLoad) startSoon()
+      const work = storedWork(settings.apiKey)
+      for (const [key, order] of work.orders) waiting.set(key, { order, kept: key })
+      pendingAtLoad = work.pending
+      if (pendingAtLoad || waiting.size) startSoon()
       return Promise.resolve()
     },
     unload() {

@@ -94,7 +94,12 @@ describe('the entry loads the delivery module only when there is something to de
     store.markSent('delivered', Date.now())
     assert.equal((await pageWith(never)).loads(), 0)
 
-    storage.setItem(`${orderKeyPrefix(API_KEY)}m-1`, '{}')
+    // Not an order this package kept: dropped, and nothing to load for.
+    storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, '{}')
+    assert.equal((await pageWith(never)).loads(), 0)
+    assert.equal(storage.length, 1, 'only the tombstone is left')
+
+    storage.setItem(`${orderKeyPrefix(API_KEY)}m-1`, JSON.stringify({ event: { context: {} }, traits: {} }))
     assert.equal((await pageWith(never)).loads(), 1)
 
     storage.clear()
