@@ -29,67 +29,76 @@ const fail = (setting: string, problem: string): never => {
   throw new TypeError(`Trustpilot: setting "${setting}" ${problem}`)
 }
 
-const isLoopbackHost = (host: string): boolean =>
-  host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+/**
+ * An endpoint as the URL parser writes it back (`href`: scheme and host lowercased, an IPv4 address
+ * as four decimal numbers, a default port dropped) once its trailing slashes, and a bare "?" or "#"
+ * (an empty query or hash, which adds nothing), are cut: https: on any host, or http: on a loopback
+ * host (127.0.0.0/8, localhost, [::1]) with any port; then a path at most. One regex on the written
+ * URL instead of a check per URL part, for the entry's size: an "@" before the path would be
+ * credentials, a "?" or "#" left in it a query or hash.
+ */
+const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
 
 const ENDPOINT_RULE =
   'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials'
 
-function resolveEndpoint(value: unknown): string {
-  if (value === undefined) return DEFAULT_ENDPOINT
-  let url: URL | undefined
+/** Only `undefined` takes the default (which passes the same checks); null or '' here is a mistake. */
+function resolveEndpoint(value: unknown = DEFAULT_ENDPOINT): string {
   try {
-    url = new URL(String(value).trim())
+    // Anything but a string is no URL: '' makes the parser throw, as any other invalid URL does.
+    const endpoint = new URL(isText(value) ? (value as string).trim() : '').href.replace(/\/*\??#?$/, '')
+    if (ENDPOINT_URL.test(endpoint)) return endpoint
   } catch {}
-  const allowed =
-    url &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) &&
-    !(url.search || url.hash || url.username || url.password)
-  if (typeof value !== 'string' || !url || !allowed) return fail('endpoint', ENDPOINT_RULE)
-  return url.origin + url.pathname.replace(/\/+$/, '')
+  return fail('endpoint', ENDPOINT_RULE)
 }
 
 export type Check = (value: unknown) => boolean
-/** Absent, null or '' (what the Segment app sends for an emptied field): the default stands. */
-export const isAbsent = (value: unknown) => value === undefined || value === null || value === ''
+/** undefined, null or '' (what the Segment app sends for an emptied field): the default stands. */
+export const isAbsent = (value: unknown) => (value ?? '') === ''
 export const isText: Check = (v) => typeof v === 'string'
 export const isTexts: Check = (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '')
 const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity
 export const TEXT_RULE = 'must be a string'
 export const TEXTS_RULE = 'must be an array of non-empty strings'
 
-/** The setting's value, or `fallback` when it is absent; a present value must pass `check`. */
-function read<T>(settings: Record<string, unknown>, name: string, check: Check, rule: string, fallback?: T): T {
-  const value = settings[name]
-  if (isAbsent(value)) return fallback as T
-  return check(value) ? (value as T) : fail(name, rule)
-}
+/** A check, and the rule an error states when a value fails it. */
+type Kind = readonly [check: Check, rule: string]
+const TEXT: Kind = [isText, TEXT_RULE]
+const TEXTS: Kind = [isTexts, TEXTS_RULE]
+const POSITIVE: Kind = [isPositive, 'must be a positive number']
+/** An optional setting: its name, kind and default, and its key in ResolvedSettings if not its name. */
+type Optional = readonly [name: string, kind: Kind, fallback?: unknown, key?: keyof ResolvedSettings]
 
 /** Checks and completes the settings; throws a TypeError naming the first bad setting. */
 export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   const settings = (input ?? {}) as unknown as Record<string, unknown>
-  const apiKey = settings.apiKey
-  if (typeof apiKey !== 'string' || !apiKey.trim()) {
-    fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string')
-  }
-  const text = (name: string, fallback?: string) => read(settings, name, isText, TEXT_RULE, fallback)
-  const texts = (name: string) => read<string[] | undefined>(settings, name, isTexts, TEXTS_RULE)
-  const number = (name: string, fallback: number) =>
-    read(settings, name, isPositive, 'must be a positive number', fallback)
-
-  return {
-    apiKey: (apiKey as string).trim(),
+  const resolved = {
+    apiKey:
+      (isText(settings.apiKey) && (settings.apiKey as string).trim()) ||
+      fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string'),
     endpoint: resolveEndpoint(settings.endpoint),
-    source: text('source', DEFAULT_SOURCE),
-    debug: read(settings, 'debug', (v) => typeof v === 'boolean', 'must be true or false', false),
-    timeoutMs: number('timeoutMs', 10_000),
-    maxAttempts: Math.ceil(number('maxAttempts', 10)),
-    maxAgeMs: number('maxAgeHours', 72) * 3_600_000,
-    consentCategories: texts('consentCategories'),
-    excludeAudiences: texts('excludeAudiences') ?? [],
-    templateId: text('templateId'),
-    locale: text('locale'),
-    tags: texts('tags'),
-    transport: read(settings, 'transport', (v) => v === 'api' || v === 'script', 'must be "api" or "script"', 'api'),
+  } as ResolvedSettings & Record<string, unknown>
+  // One table and one loop rather than a call per setting, for the entry's size. Read in this order,
+  // so an error names the first bad setting; made per call, so each gets its own [] of audiences.
+  const optional: Optional[] = [
+    ['source', TEXT, DEFAULT_SOURCE],
+    ['debug', [(v) => typeof v === 'boolean', 'must be true or false'], false],
+    ['timeoutMs', POSITIVE, 10_000],
+    ['maxAttempts', POSITIVE, 10],
+    ['maxAgeHours', POSITIVE, 72, 'maxAgeMs'],
+    ['consentCategories', TEXTS],
+    ['excludeAudiences', TEXTS, []],
+    ['templateId', TEXT],
+    ['locale', TEXT],
+    ['tags', TEXTS],
+    ['transport', [(v) => v === 'api' || v === 'script', 'must be "api" or "script"'], 'api'],
+  ]
+  for (const [name, [check, rule], fallback, key = name] of optional) {
+    const value = settings[name]
+    resolved[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
   }
+  // A fraction of an attempt is one more attempt; maxAgeMs was given in hours.
+  resolved.maxAttempts = Math.ceil(resolved.maxAttempts)
+  resolved.maxAgeMs *= 3_600_000
+  return resolved
 }
