@@ -92,7 +92,8 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
     )
 
   function take(order: Order, ctx?: Context, kept?: string) {
-    const mapped = mapOrder(order.event, order.traits, settings)
+    // `order` may be anything a page kept under our key: mapping reads it as unknown.
+    const mapped = mapOrder(order?.event, order?.traits, settings)
     if ('skip' in mapped)
       notify({ status: 'skipped', referenceId: mapped.referenceId, reason: mapped.skip }, undefined, ctx)
     else (loaded ?? courier).submit(mapped.invitation)

@@ -60,7 +60,7 @@ function eachKey(visit: (key: string) => void) {
 
 /** What storage holds to deliver: orders kept by earlier pages, and whether invitations are pending. */
 export interface StoredWork {
-  /** Kept orders with their keys, in no particular order; unreadable ones are dropped. */
+  /** Kept orders with their keys, in no particular order; ones that are not JSON are dropped. */
   orders: Array<[key: string, order: Order]>
   /** Whether an invitation is stored and not yet delivered (a tombstone doesn't count). */
   pending: boolean
@@ -72,13 +72,15 @@ export function storedWork(apiKey: string): StoredWork {
   const entries = entryKeyPrefix(apiKey)
   const work: StoredWork = { orders: [], pending: false }
   eachKey((key) => {
+    const raw = localStorage.getItem(key)
     if (key.startsWith(orders)) {
+      // Whatever it holds, the module maps it: one this package did not write is skipped and dropped.
       try {
-        const order = JSON.parse(localStorage.getItem(key) as string)
-        if (order?.event?.context) return work.orders.push([key, order])
-      } catch {}
-      dropOrder(key)
-    } else if (key.startsWith(entries) && !isTombstone(localStorage.getItem(key))) work.pending = true
+        work.orders.push([key, JSON.parse(raw as string)])
+      } catch {
+        dropOrder(key)
+      }
+    } else if (key.startsWith(entries) && !isTombstone(raw)) work.pending = true
   })
   return work
 }

@@ -78,7 +78,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         // Storage problems go to the console even without debug: they hold no personal data, are
         // rare, and a shop needs to know its invitations are no longer kept across pages.
         const warn = (message: string) => console.warn(`${PLUGIN_NAME}: ${message}`)
-        const locks = typeof navigator === 'object' ? navigator.locks : undefined
+        const locks = globalThis.navigator?.locks
         delivery ??= module.startDelivery({ settings, notify: report, warn, locks })
         for (const [id, { order, ctx, kept }] of waiting) {
           waiting.delete(id)
@@ -118,7 +118,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         return ctx
       }
       // Kept before anything is awaited: a page that goes away now loses nothing.
-      const id = ctx.event.messageId ?? `${Date.now()}-${Math.random()}`
+      const id = ctx.event.messageId ?? `${Math.random()}`
       waiting.set(id, { order, ctx, kept: keepOrder(settings.apiKey, id, order) })
       return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load').then(
         () => ctx,
@@ -126,11 +126,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
           const { order_id } = ctx.event.properties ?? {}
           if (!unloaded) {
             const reason = `${error.message}; the order is kept until it loads, here or on a later page`
-            report(
-              { status: 'retrying', referenceId: order_id == null ? undefined : String(order_id), reason, error },
-              undefined,
-              ctx,
-            )
+            report({ status: 'retrying', referenceId: order_id?.toString(), reason, error }, undefined, ctx)
           }
           return ctx
         },
@@ -158,7 +154,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     type: 'destination',
     version: typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev',
     isLoaded: () => true,
-    load(_ctx, instance) {
+    async load(_ctx, instance) {
       analytics = instance
       for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
       // Orders and invitations earlier pages or other tabs left go out now.
@@ -166,7 +162,6 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       for (const [key, order] of work.orders) waiting.set(key, { order, kept: key })
       pendingAtLoad = work.pending
       if (pendingAtLoad || waiting.size) startSoon()
-      return Promise.resolve()
     },
     unload() {
       unloaded = true

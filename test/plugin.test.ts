@@ -94,8 +94,8 @@ describe('the entry loads the delivery module only when there is something to de
     store.markSent('delivered', Date.now())
     assert.equal((await pageWith(never)).loads(), 0)
 
-    // Not an order this package kept: dropped, and nothing to load for.
-    storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, '{}')
+    // Not even JSON: dropped, and nothing to load for.
+    storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, 'not json')
     assert.equal((await pageWith(never)).loads(), 0)
     assert.equal(storage.length, 1, 'only the tombstone is left')
 
@@ -113,6 +113,17 @@ describe('the entry loads the delivery module only when there is something to de
     })
     assert.equal((await pageWith(never)).loads(), 1)
   })
+})
+
+test('a kept order this package did not write is mapped like any order: skipped with the reason, and dropped', async () => {
+  storage.setItem(`${orderKeyPrefix(API_KEY)}junk`, JSON.stringify({ written: 'by someone else' }))
+  const page = await pageWith(realModule)
+  await until(() => page.outcomes.length > 0)
+  assert.deepEqual(page.outcomes, [
+    { status: 'skipped', referenceId: undefined, reason: 'not an Order Completed track event' },
+  ])
+  assert.equal(keptOrders().length, 0)
+  assert.equal(fake.requests.length, 0)
 })
 
 describe('an order before the module is there', () => {
