@@ -40,55 +40,57 @@ export interface Delivery {
 }
 
 /**
- * Trustpilot's own script as the transport, from a module of its own: few shops choose it, so the
- * others never download it. Loaded on the first send; a failed load is retried like any send.
+ * A module imported when first needed, and again after a failure (offline, blocked): dist/ keeps the
+ * rarely needed parts in files of their own, and a failed import is a retryable error like any other.
  */
-function scriptTransportOnDemand(settings: ResolvedSettings): Transport {
-  let loading: Promise<Transport> | undefined
-  return {
-    send(...args) {
-      loading ??= import('./script-transport.js').then((module) => module.scriptTransport(settings))
-      return loading.then(
-        (transport) => transport.send(...args),
-        (error) => {
-          loading = undefined
-          throw new RetryableError(`the script transport did not load (${error})`)
-        },
-      )
-    },
-  }
+function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
+  let loading: Promise<T> | undefined
+  return () =>
+    (loading ??= load().catch((error) => {
+      loading = undefined
+      throw new RetryableError(`${what} did not load (${error})`)
+    }))
 }
 
 export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): Delivery {
   const store = createStore(settings.apiKey, warn)
-  const transport = settings.transport === 'script' ? scriptTransportOnDemand(settings) : apiTransport(settings)
+  // Trustpilot's own script as the transport is a module of its own: few shops choose it.
+  const script = onDemand(
+    () => import('./script-transport.js').then((module) => module.scriptTransport(settings)),
+    'the script transport',
+  )
+  const transport: Transport =
+    settings.transport === 'script'
+      ? { send: (...args) => script().then((scripted) => scripted.send(...args)) }
+      : apiTransport(settings)
   const courier = createCourier({ settings, store, transport, notify, locks })
-  let outbox: Promise<Outbox> | undefined
   /** The outbox once it is here: new invitations then go through it, so its cap applies. */
   let loaded: Outbox | undefined
-
   /**
-   * The rest of the outbox, imported once; it attaches itself to this page's courier. If it can't
-   * load, what is stored stays stored: going back online, a later order or a later page tries again.
+   * The rest of the outbox, imported the first time a retry, a timer or stored work needs it; it
+   * attaches itself to this page's courier. If it can't load, what is stored stays stored: going
+   * back online, a later order or a later page tries again.
    */
-  function recover(then: (outbox: Outbox) => void, failed = (_: string) => {}) {
-    outbox ??= import('./outbox.js').then(
-      (module) => (loaded = module.createOutbox({ settings, store, transport, notify, locks, courier })),
-    )
-    outbox.then(then, (error) => {
-      outbox = undefined
-      failed(`the outbox did not load (${error})`)
-    })
-  }
+  const outbox = onDemand(
+    () =>
+      import('./outbox.js').then(
+        (module) => (loaded = module.createOutbox({ settings, store, transport, notify, locks, courier })),
+      ),
+    'the outbox',
+  )
+  const ignore = () => {}
   // A transient failure before the outbox is here: it comes, then takes the retry as it always does.
   courier.hooks.retry = (id, invitation, error) =>
-    recover(
+    outbox().then(
       () => {
         courier.hooks.retry(id, invitation, error)
         courier.hooks.settled()
       },
-      (problem) =>
-        notify({ status: 'retrying', referenceId: id, reason: `${error.message}; ${problem}`, error }, invitation),
+      (problem: Error) =>
+        notify(
+          { status: 'retrying', referenceId: id, reason: `${error.message}; ${problem.message}`, error },
+          invitation,
+        ),
     )
 
   function take(order: Order, ctx?: Context, kept?: string) {
@@ -103,8 +105,8 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
 
   return {
     take,
-    flush: () => recover((o) => o.flush()),
-    retryNow: () => recover((o) => o.retryNow()),
+    flush: () => outbox().then((o) => o.flush(), ignore),
+    retryNow: () => outbox().then((o) => o.retryNow(), ignore),
     setLeaving(leaving) {
       courier.setLeaving(leaving)
       // Back from the back/forward cache: only an outbox that was here has anything to look at again.
@@ -112,10 +114,7 @@ export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): 
     },
     stop() {
       courier.stop()
-      outbox?.then(
-        (o) => o.stop(),
-        () => {},
-      )
+      loaded?.stop()
     },
   }
 }
