@@ -54,48 +54,38 @@ const MAX_TEXT_LENGTH = 2048
 export const MAX_PRODUCTS = 100
 const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+$/
 
-/**
- * Each Trustpilot product field, the Segment product property it is read from, and a fallback
- * property. `categories` is a list: it gets the one `category`.
- */
-const PRODUCT_FIELDS: ReadonlyArray<readonly [string, string, string?]> = [
-  ['sku', 'sku', 'product_id'],
-  ['name', 'name'],
-  ['productUrl', 'url'],
-  ['imageUrl', 'image_url'],
-  ['brand', 'brand'],
-  ['productId', 'product_id'],
-  ['gtin', 'gtin'],
-  ['mpn', 'mpn'],
-  ['categories', 'category'],
-]
-
 type Bag = Record<string, unknown>
 
 const isBag = (value: unknown): value is Bag => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const bag = (value: unknown): Bag => (isBag(value) ? value : {})
 
-/** A trimmed, non-empty string (finite numbers become their decimal string), or undefined. */
-function text(value: unknown): string | undefined {
-  const s =
-    typeof value === 'string'
-      ? value.trim()
-      : !Number.isFinite(value)
-        ? ''
-        : // Doubles at or above 1e21 stringify in exponent form; BigInt gives their exact digits.
-          Math.abs(value as number) < 1e21
-          ? String(value)
-          : BigInt(value as number).toString()
-  return s ? s.slice(0, MAX_TEXT_LENGTH) : undefined
-}
+/** The value as a trimmed string (finite numbers become their decimal string); '' when it has none. */
+const text = (value: unknown): string =>
+  (isText(value)
+    ? (value as string).trim()
+    : Number.isFinite(value)
+      ? // Doubles at or above 1e21 stringify in exponent form; BigInt gives their exact digits.
+        `${Math.abs(value as number) < 1e21 ? value : BigInt(value as number)}`
+      : ''
+  ).slice(0, MAX_TEXT_LENGTH)
 
-/** Two name parts joined with one space; either may be missing. */
-const joinName = (first?: string, last?: string) => (first && last ? `${first} ${last}` : first || last)
+/**
+ * The fields that have a value, in their order: absent fields are left out, never sent empty. One
+ * test for every field: '', undefined and false (what `text`, a missing setting and `&&` give for
+ * "none") go, a price of 0 stays. (A resolved setting is never '' or false, so none is lost here.)
+ */
+const present = <T>(fields: Bag): T =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value || value === 0)) as T
+
+/** Two name parts joined with one space; either may be ''. */
+const joinName = (first: string, last: string) => (first && last ? `${first} ${last}` : first || last)
 
 /** Traits (Segment's spec): `name` is the full name; else `firstName`/`lastName`, else snake_case. */
-const nameOfTraits = (t: Bag): string | undefined =>
-  text(t.name) ?? joinName(text(t.firstName), text(t.lastName)) ?? joinName(text(t.first_name), text(t.last_name))
+const nameOfTraits = (from: Bag) =>
+  text(from.name) ||
+  joinName(text(from.firstName), text(from.lastName)) ||
+  joinName(text(from.first_name), text(from.last_name))
 
 /** Per-order options: `integrations: { Trustpilot: { templateId, locale, tags } }` on the event. */
 const ORDER_OPTIONS = 'integrations.Trustpilot'
@@ -108,45 +98,18 @@ const PER_ORDER: ReadonlyArray<readonly [keyof OrderOptions, Check, string]> = [
 ]
 
 /**
- * The event's own templateId, locale and tags, over the settings' (Segment's convention: a
- * destination's entry in `integrations` may be an object of options). A reason when one is invalid.
- */
-function orderOptions(integrations: Bag, settings: ResolvedSettings): OrderOptions | string {
-  const given = bag(integrations.Trustpilot)
-  const options: Record<string, unknown> = {}
-  for (const [field, check, rule] of PER_ORDER) {
-    // Absent, null or '' on the event: the setting stands, as for the settings themselves.
-    const own = given[field]
-    if (!isAbsent(own) && !check(own)) return `${ORDER_OPTIONS}.${field} ${rule}`
-    const value = isAbsent(own) ? settings[field] : own
-    if (value) options[field] = value
-  }
-  return options
-}
-
-/** Consent stamp check: every listed category must be granted `true`. */
-function consentProblem(context: Bag, required: string[] | undefined): string | undefined {
-  if (!required) return undefined
-  const preferences = bag(context.consent).categoryPreferences
-  if (!isBag(preferences))
-    return 'no consent stamp (context.consent.categoryPreferences); consentCategories requires one'
-  const missing = required.filter((category) => preferences[category] !== true)
-  return missing.length ? `consent not granted for: ${missing.join(', ')}` : undefined
-}
-
-/**
  * Maps one event. Returns `{ invitation }` for a valid `Order Completed`, or `{ skip: reason }`.
  * Reasons name the field and what was wrong, and never quote the email address: they may reach logs
- * that must not hold personal data.
+ * that must not hold personal data. They are a contract (tests and docs name them), so each is
+ * spelled out in full where it is returned.
  * @param event the analytics-next event (`ctx.event`)
  * @param userTraits the traits analytics-next keeps for the user (`analytics.user().traits()`)
  */
 export function mapOrder(event: unknown, userTraits: unknown, settings: ResolvedSettings): MappingResult {
   const ev = bag(event)
-  if (ev.type !== 'track' || ev.event !== ORDER_COMPLETED) return { skip: `not an ${ORDER_COMPLETED} track event` }
+  if (ev.type !== 'track' || ev.event !== ORDER_COMPLETED) return { skip: 'not an Order Completed track event' }
   const properties = bag(ev.properties)
-  const context = bag(ev.context)
-  const contextTraits = bag(context.traits)
+  const contextTraits = bag(bag(ev.context).traits)
   const traits = bag(userTraits)
 
   const orderId = properties.order_id
@@ -158,60 +121,91 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   }
   const skip = (reason: string) => ({ skip: reason, referenceId })
 
-  const consent = consentProblem(context, settings.consentCategories)
-  if (consent) return skip(consent)
+  // Consent stamp check: every listed category must be granted `true`.
+  const required = settings.consentCategories
+  if (required) {
+    const preferences = bag(bag(ev.context).consent).categoryPreferences
+    if (!isBag(preferences)) {
+      return skip('no consent stamp (context.consent.categoryPreferences); consentCategories requires one')
+    }
+    // The categories not granted, listed for the reason ('' when there are none).
+    const missing = required.filter((category) => preferences[category] !== true).join(', ')
+    if (missing) return skip(`consent not granted for: ${missing}`)
+  }
 
-  const options = orderOptions(bag(ev.integrations), settings)
-  if (typeof options === 'string') return skip(options)
+  // The event's own templateId, locale and tags, over the settings' (Segment's convention: a
+  // destination's entry in `integrations` may be an object of options).
+  const options: Bag = {}
+  for (const [field, check, rule] of PER_ORDER) {
+    const own = bag(bag(ev.integrations).Trustpilot)[field]
+    if (!isAbsent(own) && !check(own)) return skip(`${ORDER_OPTIONS}.${field} ${rule}`)
+    // Absent, null or '' on the event: the setting stands, as for the settings themselves. A value
+    // that passed its check is never falsy, so `||` falls back for exactly those.
+    options[field] = own || settings[field]
+  }
 
   const audience = settings.excludeAudiences.find((key) => contextTraits[key] === true || traits[key] === true)
   if (audience) return skip(`the user is in the excluded audience "${audience}"`)
 
-  // The first present email wins; an invalid one is a reason, not a cue to look further.
-  const [where, value] = (
+  // The first present email wins; an invalid one is a reason, not a cue to look further. Each is
+  // labelled as the reason names it.
+  const found = (
     [
-      ['properties', properties.email],
-      ['context.traits', contextTraits.email],
-      ['user traits', traits.email],
+      ['properties.email', properties.email],
+      ['context.traits.email', contextTraits.email],
+      ['user traits.email', traits.email],
     ] as const
-  ).find(([, email]) => email !== undefined && email !== null && email !== '') ?? ['', '']
-  const email = typeof value === 'string' ? value.trim() : ''
-  if (!where) return skip("no email in properties.email, context.traits.email or the user's traits")
+  ).find(([, value]) => !isAbsent(value))
+  if (!found) return skip("no email in properties.email, context.traits.email or the user's traits")
+  const [where, value] = found
+  const email = text(value)
   if (email.length > MAX_EMAIL_LENGTH || !EMAIL_SHAPE.test(email)) {
-    return skip(`${where}.email is not an email address (one @, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`)
+    return skip(`${where} is not an email address (one @, no spaces, at most ${MAX_EMAIL_LENGTH} characters)`)
   }
 
-  const body: InvitationBody = { recipientEmail: email, referenceId, source: settings.source }
-  // Order properties: `name` + `surname` (or `last_name`), else `first_name` + `last_name`.
+  // Order properties: `name` + `surname` (or `last_name`), else `first_name` + `last_name`; `surname`
+  // counts only after a `name`. Then the event's traits, then the user's.
   const recipientName =
-    (text(properties.name)
-      ? joinName(text(properties.name), text(properties.surname) ?? text(properties.last_name))
-      : joinName(text(properties.first_name), text(properties.last_name))) ??
-    nameOfTraits(contextTraits) ??
+    joinName(
+      text(properties.name) || text(properties.first_name),
+      (text(properties.name) && text(properties.surname)) || text(properties.last_name),
+    ) ||
+    nameOfTraits(contextTraits) ||
     nameOfTraits(traits)
-  if (recipientName) body.recipientName = recipientName
-  Object.assign(body, options)
+  const body = present<InvitationBody>({
+    recipientEmail: email,
+    referenceId,
+    source: settings.source,
+    recipientName,
+    ...options,
+  })
 
   // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.
-  const list = Array.isArray(properties.products) ? properties.products.slice(0, MAX_PRODUCTS) : []
-  const currency = text(properties.currency)
-  const products = list.filter(isBag).map((item) => {
-    const product: Record<string, unknown> = {}
-    for (const [field, property, fallback] of PRODUCT_FIELDS) {
-      const value = text(item[property]) ?? (fallback && text(item[fallback]))
-      if (value) product[field] = field === 'categories' ? [value] : value
-    }
-    if (Number.isFinite(item.price)) product.price = item.price
-    if (currency) product.currency = currency
-    return product as InvitationProduct
-  })
-  const productSkus = [...new Set(products.flatMap((product) => product.sku ?? []))]
+  const products = (Array.isArray(properties.products) ? properties.products : [])
+    .slice(0, MAX_PRODUCTS)
+    .filter(isBag)
+    .map((item) =>
+      // Trustpilot's field names, each read from the Segment product property (`sku` falls back to
+      // `product_id`); `categories` is a list of the one `category`; `price` only when it is a finite
+      // number; `currency` is the order's, on every product, as Trustpilot's shop plugins send it.
+      present<InvitationProduct>({
+        sku: text(item.sku) || text(item.product_id),
+        name: text(item.name),
+        productUrl: text(item.url),
+        imageUrl: text(item.image_url),
+        brand: text(item.brand),
+        productId: text(item.product_id),
+        gtin: text(item.gtin),
+        mpn: text(item.mpn),
+        categories: text(item.category) && [text(item.category)],
+        price: Number.isFinite(item.price) && item.price,
+        currency: text(properties.currency),
+      }),
+    )
+  // Each sku once, in order; a product without one adds none.
+  const productSkus = [...new Set(products.map((product) => product.sku))].filter((sku) => sku) as string[]
   return { invitation: { body, products, productSkus } }
 }
 
 /** The body of the second request, sent after Trustpilot answered 202. */
-export const withProducts = (invitation: Invitation) => ({
-  ...invitation.body,
-  products: invitation.products,
-  productSkus: invitation.productSkus,
-})
+export const withProducts = ({ body, products, productSkus }: Invitation) => ({ ...body, products, productSkus })
