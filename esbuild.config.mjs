@@ -32,16 +32,16 @@ export const separateModules = {
 }
 
 /**
- * For the delivery module and the script transport: errors.ts becomes errors-of-entry.ts, which
- * uses the classes the entry defined instead of a second copy (see errors.ts for why).
+ * For the bundles the entry loads later: errors.ts and timeout.ts become from-entry.ts, which uses
+ * what the entry left for them instead of a second copy (see errors.ts for why).
  */
-export const errorsOfEntry = {
-  name: 'errors-of-entry',
+export const fromEntry = {
+  name: 'from-entry',
   setup(build) {
-    build.onResolve({ filter: /^\.\/errors\.js$/ }, (args) =>
-      args.importer.endsWith('errors-of-entry.ts')
+    build.onResolve({ filter: /^\.\/(errors|timeout)\.js$/ }, (args) =>
+      args.importer.endsWith('from-entry.ts')
         ? undefined
-        : { path: new URL('./src/errors-of-entry.ts', import.meta.url).pathname },
+        : { path: new URL('./src/from-entry.ts', import.meta.url).pathname },
     )
   },
 }
@@ -59,7 +59,7 @@ export const OUTPUTS = [
 ]
 
 /** The esbuild plugins one output is built with. */
-export const pluginsFor = (afterEntry) => (afterEntry ? [separateModules, errorsOfEntry] : [separateModules])
+export const pluginsFor = (afterEntry) => (afterEntry ? [separateModules, fromEntry] : [separateModules])
 
 /**
  * Bundles one entry the way dist/ is built and returns the code and its source map.

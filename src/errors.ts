@@ -3,11 +3,9 @@
  * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
  *
  * The entry defines them and exports them; the delivery module, a bundle of its own, throws them.
- * So that `instanceof` holds, and the bytes are not paid twice, the entry also leaves the classes
- * under ERRORS_KEY and the delivery bundle uses those (errors-of-entry.ts, swapped in for this file
- * by esbuild.config.mjs).
+ * So that `instanceof` holds, and the bytes are not paid twice, the plugin leaves these classes for
+ * the later bundles, which use them through from-entry.ts (see plugin.ts and esbuild.config.mjs).
  */
-import { ERRORS_KEY } from './keys.js'
 
 /**
  * Trustpilot refused the invitation for good (a 4xx other than 429, or an error from its script):
@@ -50,11 +48,4 @@ export class RetryableError extends Error {
 /** The outbox gave up on an invitation: too many attempts, too old, or pushed out by newer ones. */
 export class DeliveryAbandonedError extends Error {
   override name = 'DeliveryAbandonedError'
-}
-
-;(globalThis as Record<symbol, unknown>)[ERRORS_KEY] = {
-  InvitationRejectedError,
-  IntegrationDisabledError,
-  RetryableError,
-  DeliveryAbandonedError,
 }

@@ -1,7 +1,10 @@
 /**
- * Names in localStorage and Web Locks, shared by the entry (which only looks) and the delivery module
- * (which reads and writes): both bundles must agree on them, so they are written down once, here.
+ * Names the entry and the bundles it loads later must agree on (the event, storage keys, Web Lock
+ * names, where shared code is left), so they are written down once, here.
  */
+
+/** The one event that becomes an invitation: the entry filters on it, mapping checks it. */
+export const ORDER_COMPLETED = 'Order Completed'
 
 /** Every key of the outbox starts with this; its Web Locks are named after the keys too. */
 export const KEY_PREFIX = 'analytics-plugin-trustpilot:'
@@ -22,7 +25,10 @@ export const tombstone = (at: number) => JSON.stringify({ sent: at })
 export const isTombstone = (raw: string | null) => /^\{"sent":[^,]*\}$/.test(raw ?? '')
 
 declare const __VERSION__: string
-/** Where the entry leaves its error classes for the delivery module: one set per page and version. */
-export const ERRORS_KEY = Symbol.for(
-  `analytics-plugin-trustpilot@${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}:errors`,
+/**
+ * Where the entry leaves what the bundles it loads later use instead of their own copies (from-entry.ts):
+ * one set per page and version.
+ */
+export const SHARED_KEY = Symbol.for(
+  `analytics-plugin-trustpilot@${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}:shared`,
 )

@@ -6,6 +6,7 @@
  * The input comes from shop code we don't control, so it is read as `unknown` and never trusted:
  * wrong types are reasons, not exceptions.
  */
+import { ORDER_COMPLETED } from './keys.js'
 import { type Check, isAbsent, isText, isTexts, type ResolvedSettings, TEXT_RULE, TEXTS_RULE } from './settings.js'
 
 /** One product, in Trustpilot's field names. Absent fields are left out, never sent as null. */
@@ -45,7 +46,6 @@ export interface Invitation {
 /** An invitation, or why not (with the order's reference when it had a valid one). */
 export type MappingResult = { invitation: Invitation } | { skip: string; referenceId?: string }
 
-export const ORDER_COMPLETED = 'Order Completed'
 /** RFC 5321 caps a path at 256 octets, so an address is at most 254 characters. */
 const MAX_EMAIL_LENGTH = 254
 const MAX_REFERENCE_LENGTH = 255

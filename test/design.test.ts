@@ -1,0 +1,88 @@
+/**
+ * The shape of src/, held by a test so it stays that way: the import graph has no cycles (type-only
+ * and dynamic imports included), and the entry every page loads reaches the delivery module's code
+ * only through `import()`, so no bundler can pull it into the entry.
+ */
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+
+const SRC = new URL('../src/', import.meta.url)
+const modules = readdirSync(SRC)
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => file.slice(0, -3))
+
+interface Edge {
+  to: string
+  kind: 'value' | 'type' | 'dynamic'
+}
+
+/** Every import of a module: static (value or type-only), re-exports, and import() / typeof import(). */
+function importsOf(module: string): Edge[] {
+  // Comments aside: a comment may well quote an import.
+  const source = readFileSync(new URL(`${module}.ts`, SRC), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '')
+  const edges: Edge[] = []
+  for (const [, , names, to] of source.matchAll(/^(import|export)\s+([^'"]*?)\s*from\s+'\.\/([\w-]+)\.js'/gm)) {
+    // `import type …`, or braces where every name is marked `type`: nothing of it is bundled.
+    const specifiers = (names as string)
+      .match(/^\{([^}]*)\}$/)?.[1]
+      ?.split(',')
+      .map((name) => name.trim())
+    const typeOnly =
+      /^type\b/.test(names as string) || !!specifiers?.filter(Boolean).every((name) => name.startsWith('type '))
+    edges.push({ to: to as string, kind: typeOnly ? 'type' : 'value' })
+  }
+  for (const [, to] of source.matchAll(/import\('\.\/([\w-]+)\.js'\)/g))
+    edges.push({ to: to as string, kind: 'dynamic' })
+  return edges
+}
+
+const graph = new Map(modules.map((module) => [module, importsOf(module)]))
+
+/** Modules reachable from `roots` along edges of the given kinds. */
+function reach(roots: string[], kinds: Edge['kind'][]): Set<string> {
+  const seen = new Set<string>()
+  const stack = [...roots]
+  while (stack.length) {
+    const module = stack.pop() as string
+    if (seen.has(module)) continue
+    seen.add(module)
+    for (const edge of graph.get(module) ?? []) if (kinds.includes(edge.kind)) stack.push(edge.to)
+  }
+  return seen
+}
+
+describe('design', () => {
+  test('every import names a module of src/', () => {
+    for (const [module, edges] of graph) {
+      for (const edge of edges) assert.ok(graph.has(edge.to), `${module} imports ./${edge.to}.js, which is not in src/`)
+    }
+  })
+
+  test('the import graph has no cycles, type-only and dynamic imports included', () => {
+    const state = new Map<string, 'open' | 'done'>()
+    const visit = (module: string, path: string[]) => {
+      if (state.get(module) === 'done') return
+      assert.notEqual(state.get(module), 'open', `cycle: ${[...path, module].join(' → ')}`)
+      state.set(module, 'open')
+      for (const edge of graph.get(module) ?? []) visit(edge.to, [...path, module])
+      state.set(module, 'done')
+    }
+    for (const module of modules) visit(module, [])
+  })
+
+  test('the entry reaches the delivery module only through import(), and only the modules it needs', () => {
+    const entry = reach(['index', 'global'], ['value'])
+    assert.deepEqual(
+      [...entry].sort(),
+      ['errors', 'global', 'inbox', 'index', 'keys', 'plugin', 'settings', 'timeout'],
+      'modules bundled into dist/index.js and dist/trustpilot.global.js',
+    )
+    const dynamic = [...graph].flatMap(([module, edges]) =>
+      edges.filter((edge) => edge.kind === 'dynamic').map((edge) => `${module} → ${edge.to}`),
+    )
+    assert.deepEqual(dynamic.sort(), ['delivery → outbox', 'delivery → script-transport', 'index → delivery'])
+  })
+})
