@@ -103,8 +103,9 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
     get stopped() {
       return stopped
     },
-    // Until the outbox attaches itself: nothing to schedule, and a retry has nowhere to go.
-    hooks: { retry() {}, settled() {} },
+    // Until the outbox attaches itself: nothing to schedule. (The delivery module, or the outbox,
+    // sets `retry` before anything is sent.)
+    hooks: { settled() {} } as CourierHooks,
 
     /**
      * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes

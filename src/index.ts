@@ -39,8 +39,7 @@ export function onTrustpilotOutcome(
   analytics: { on(event: never, listener: never): unknown },
   listener: (outcome: TrustpilotOutcome) => void,
 ): void {
-  ;(analytics.on as (event: string, listener: (outcome: TrustpilotOutcome) => void) => void).call(
-    analytics,
+  ;(analytics as { on(event: string, listener: (outcome: TrustpilotOutcome) => void): unknown }).on(
     OUTCOME_EVENT,
     listener,
   )

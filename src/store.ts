@@ -33,8 +33,10 @@ export interface OutboxEntry {
 export type StoredRecord = OutboxEntry | { sent: number }
 
 export interface Store {
-  /** Every valid record of this integration key, with its storage key (invalid ones are dropped). */
-  records(): Array<[key: string, record: StoredRecord]>
+  /** The storage keys of this integration key's records. */
+  keys(): string[]
+  /** The record under a storage key; an invalid one is dropped (with a warning) and reads as none. */
+  read(key: string): StoredRecord | undefined
   /** Removes a record by its storage key. */
   forget(key: string): void
   /** The pending entry, 'sent' for a delivered order, or undefined. */
@@ -140,14 +142,8 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
   }
 
   return {
-    records() {
-      const records: Array<[string, StoredRecord]> = []
-      for (const key of use(ours, (items) => [...items.keys()])) {
-        const record = read(key)
-        if (record) records.push([key, record])
-      }
-      return records
-    },
+    keys: () => use(ours, (items) => [...items.keys()]),
+    read,
     forget: (key) => write(key),
     get(referenceId) {
       const record = read(keyOf(referenceId))
@@ -172,7 +168,9 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
 export function pendingEntries(store: Store, now = Date.now): OutboxEntry[] {
   const entries: OutboxEntry[] = []
   const tombstones: Array<[string, number]> = []
-  for (const [key, record] of store.records()) {
+  for (const key of store.keys()) {
+    const record = store.read(key)
+    if (!record) continue
     if (!('sent' in record)) entries.push(record)
     else if (now() - record.sent > REMEMBER_MS) store.forget(key)
     else tombstones.push([key, record.sent])
