@@ -21,10 +21,15 @@ export interface DeliveryHost {
   settings: ResolvedSettings
   /** Reports an outcome; `ctx` when it is known while the order's `track` runs. Must not throw. */
   notify(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context): void
-  /** Storage problems, which hold no personal data. */
-  warn(message: string): void
+  /** Web Locks, where the page has them (tests pass their own). */
   locks?: LockManager
 }
+
+/**
+ * Storage problems go to the console even without debug: they hold no personal data, are rare, and a
+ * shop needs to know its invitations are no longer kept across pages.
+ */
+const warn = (message: string) => console.warn(`Trustpilot: ${message}`)
 
 export interface Delivery {
   /**
@@ -52,7 +57,7 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
     }))
 }
 
-export function startDelivery({ settings, notify, warn, locks }: DeliveryHost): Delivery {
+export function startDelivery({ settings, notify, locks = globalThis.navigator?.locks }: DeliveryHost): Delivery {
   const store = createStore(settings.apiKey, warn)
   // Trustpilot's own script as the transport is a module of its own: few shops choose it.
   const script = onDemand(

@@ -34,8 +34,6 @@ export const CHECKOUT_EVENTS = [
 /** How the entry gets the delivery module: `import('./delivery.js')`, or from the script's own URL. */
 export type LoadDelivery = () => Promise<{ startDelivery(host: DeliveryHost): Delivery }>
 
-const LEVELS = { sent: 'info', skipped: 'warn', retrying: 'warn', failed: 'error' } as const
-
 export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): Plugin {
   // For the bundles loaded later (from-entry.ts): this page's error classes and timeout helper.
   ;(globalThis as Record<symbol, unknown>)[SHARED_KEY] ??= {
@@ -68,7 +66,12 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     const { status, referenceId } = outcome
     const message = `${PLUGIN_NAME} ${status}${referenceId ? ` ${referenceId}` : ''}: ${outcome.reason}`
     ctx?.log(status === 'sent' ? 'info' : 'warn', message)
-    if (settings.debug) console[LEVELS[status]](message, ...(invitation ? [invitation] : []))
+    if (settings.debug) {
+      console[status === 'sent' ? 'info' : status === 'failed' ? 'error' : 'warn'](
+        message,
+        ...(invitation ? [invitation] : []),
+      )
+    }
     try {
       analytics?.emit(OUTCOME_EVENT as 'error', outcome as never)
       if (status === 'failed') analytics?.emit('error', { code: 'delivery_failure', reason: outcome.error, ctx })
@@ -83,11 +86,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     starting ??= loadDelivery()
       .then((module) => {
         if (unloaded) throw new Error('unloaded')
-        // Storage problems go to the console even without debug: they hold no personal data, are
-        // rare, and a shop needs to know its invitations are no longer kept across pages.
-        const warn = (message: string) => console.warn(`${PLUGIN_NAME}: ${message}`)
-        const locks = globalThis.navigator?.locks
-        delivery ??= module.startDelivery({ settings, notify: report, warn, locks })
+        delivery ??= module.startDelivery({ settings, notify: report })
         for (const [id, { order, ctx, kept }] of waiting) {
           waiting.delete(id)
           delivery.take(order, ctx, kept)
