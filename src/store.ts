@@ -132,9 +132,11 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
       (storage) => storage.getItem(key),
       (items) => items.get(key),
     )
+    // A key that holds nothing is no record, and nothing to warn about. (Checked first: every new
+    // order asks, and parsing nothing costs a thrown exception.)
+    if (raw == null) return undefined
     const record = parseRecord(raw)
-    // A key that holds nothing is no record, and nothing to warn about.
-    if (!record && raw != null) {
+    if (!record) {
       warn(`stored record "${key}" is not valid; ignored it`)
       write(key)
     }
