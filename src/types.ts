@@ -17,7 +17,10 @@ export interface TrustpilotSettings {
   source?: string
   /** Also log reasons and invitations (with the email address) to the console. @defaultValue `false` */
   debug?: boolean
-  /** How long one request may take before it counts as failed (and is retried). @defaultValue `10000` */
+  /**
+   * How long one request may take before it counts as failed (and is retried); also the longest an
+   * order's `track` waits for the delivery module to load. @defaultValue `10000`
+   */
   timeoutMs?: number
   /** Attempts per invitation before it is given up (reported as failed). @defaultValue `10` */
   maxAttempts?: number
