@@ -1,8 +1,8 @@
 /**
  * Inbox: the entry's side of storage. An order that arrives before the delivery module has loaded is
  * kept here, in localStorage, before `track` returns: if the page goes away before the module arrives
- * (or the module can't load at all), a later page loads it and delivers the order. The delivery
- * module takes kept orders in, maps them and drops them.
+ * (or the module can't load at all), a later page loads it and delivers the order. The entry hands
+ * kept orders to the delivery module, which maps them and drops them once they are in the outbox.
  *
  * It also answers the one question every page asks at load: is anything stored waiting to be
  * delivered? Only then does a page without an order load the delivery module, and it hands the kept
