@@ -1,7 +1,7 @@
 /**
  * The analytics-next destination plugin, as the entry every page loads: a plain object, as
  * analytics-next's own Segment.io plugin is. It filters events, keeps each Order Completed, and loads
- * the delivery module (delivery.ts: mapping → outbox → transport) only when there is something to
+ * the delivery module (delivery.ts: mapping → courier → transport) only when there is something to
  * deliver, or soon will be:
  * - on an Order Completed. `track` keeps the order in storage first (inbox.ts), then waits for the
  *   module at most `timeoutMs`: once it is there, the request is on the wire before `track` resolves;
