@@ -71,16 +71,16 @@ export function storedWork(apiKey: string): StoredWork {
   const orders = orderKeyPrefix(apiKey)
   const entries = entryKeyPrefix(apiKey)
   const work: StoredWork = { orders: [], pending: false }
+  // Only our keys are read: every page runs this, beside whatever else the shop keeps in storage.
   eachKey((key) => {
-    const raw = localStorage.getItem(key)
     if (key.startsWith(orders)) {
       // Whatever it holds, the module maps it: one this package did not write is skipped and dropped.
       try {
-        work.orders.push([key, JSON.parse(raw as string)])
+        work.orders.push([key, JSON.parse(localStorage.getItem(key) as string)])
       } catch {
         dropOrder(key)
       }
-    } else if (key.startsWith(entries) && !isTombstone(raw)) work.pending = true
+    } else if (key.startsWith(entries) && !isTombstone(localStorage.getItem(key))) work.pending = true
   })
   return work
 }
