@@ -1,8 +1,10 @@
 // Builds the files a browser loads:
 // - dist/index.js, the entry every page loads (ES module, for bundlers and CDN imports);
+// - dist/shared.js, the error classes and the timeout helper, which the entry and each bundle below
+//   import statically (see src/shared.ts for why they are a module of their own);
 // - dist/delivery.js, the delivery module the entry imports on demand as './delivery.js' (left as
 //   that import, so a shop's bundler makes it a chunk and a CDN serves it from beside the entry);
-// - dist/script-transport.js, imported by the delivery module only for `transport: 'script'`;
+// - dist/outbox.js and dist/script-transport.js, imported by the delivery module when first needed;
 // - dist/trustpilot.global.js, the entry as a classic script for analytics-next remote plugins,
 //   which loads the same dist/delivery.js from its own URL.
 // Each is self-contained otherwise: analytics-next is used for types only.
@@ -19,8 +21,9 @@ import { minify } from 'terser'
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
 
 /**
- * Leaves `import('./delivery.js')` (in the entry) and `import('./script-transport.js')` (in the
- * delivery module) as they are: each is a file of its own in dist/, loaded from beside its importer.
+ * Leaves `import('./delivery.js')` (in the entry), `import('./outbox.js')` and
+ * `import('./script-transport.js')` (in the delivery module) as they are: each is a file of its own
+ * in dist/, loaded from beside its importer.
  */
 export const separateModules = {
   name: 'separate-modules',
@@ -32,34 +35,34 @@ export const separateModules = {
 }
 
 /**
- * For the bundles the entry loads later: errors.ts and timeout.ts become from-entry.ts, which uses
- * what the entry left for them instead of a second copy (see errors.ts for why).
+ * For every ES module but dist/shared.js itself: errors.ts and timeout.ts are not bundled in but
+ * imported from './shared.js', so each page has one copy of them, whichever bundles it loads.
  */
-export const fromEntry = {
-  name: 'from-entry',
+export const sharedModule = {
+  name: 'shared-module',
   setup(build) {
     build.onResolve({ filter: /^\.\/(errors|timeout)\.js$/ }, (args) =>
-      args.importer.endsWith('from-entry.ts')
-        ? undefined
-        : { path: new URL('./src/from-entry.ts', import.meta.url).pathname },
+      /[/\\](shared|errors|timeout)\.ts$/.test(args.importer) ? undefined : { path: './shared.js', external: true },
     )
   },
 }
 
 /**
- * What dist/ holds: entry file, format, output, and whether it runs after the entry.
- * @type {Array<[string, 'esm' | 'iife', string, string?]>}
+ * What dist/ holds: entry file, format and output. The classic script inlines its own copy of
+ * shared.ts (a classic script can't import one); the delivery module it loads imports dist/shared.js.
+ * @type {Array<[string, 'esm' | 'iife', string]>}
  */
 export const OUTPUTS = [
   ['src/index.ts', 'esm', 'dist/index.js'],
-  ['src/delivery.ts', 'esm', 'dist/delivery.js', 'after entry'],
-  ['src/outbox.ts', 'esm', 'dist/outbox.js', 'after entry'],
-  ['src/script-transport.ts', 'esm', 'dist/script-transport.js', 'after entry'],
+  ['src/shared.ts', 'esm', 'dist/shared.js'],
+  ['src/delivery.ts', 'esm', 'dist/delivery.js'],
+  ['src/outbox.ts', 'esm', 'dist/outbox.js'],
+  ['src/script-transport.ts', 'esm', 'dist/script-transport.js'],
   ['src/global.ts', 'iife', 'dist/trustpilot.global.js'],
 ]
 
 /** The esbuild plugins one output is built with. */
-export const pluginsFor = (afterEntry) => (afterEntry ? [separateModules, fromEntry] : [separateModules])
+export const pluginsFor = (format) => (format === 'esm' ? [separateModules, sharedModule] : [separateModules])
 
 /**
  * Bundles one entry the way dist/ is built and returns the code and its source map.
@@ -99,8 +102,8 @@ export async function bundle(entry, format, outfile, plugins = []) {
   return { code: String(output.code), map: String(output.map) }
 }
 
-async function build(entry, format, outfile, afterEntry) {
-  const { code, map } = await bundle(entry, format, outfile, pluginsFor(afterEntry))
+async function build(entry, format, outfile) {
+  const { code, map } = await bundle(entry, format, outfile, pluginsFor(format))
   writeFileSync(outfile, code)
   writeFileSync(`${outfile}.map`, map)
 }

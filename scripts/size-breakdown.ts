@@ -78,8 +78,8 @@ function ownersOf(code: string, map: { sources: string[]; mappings: string }): n
   return owners
 }
 
-for (const [entry, , outfile, afterEntry] of OUTPUTS.filter(([, format]) => format === 'esm')) {
-  const plugins = pluginsFor(afterEntry)
+for (const [entry, , outfile] of OUTPUTS.filter(([, format]) => format === 'esm')) {
+  const plugins = pluginsFor('esm')
   const built = await bundle(entry, 'esm', outfile, plugins)
   const total = gzip(built.code)
   const map = JSON.parse(built.map) as { sources: string[]; mappings: string }

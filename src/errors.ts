@@ -2,9 +2,8 @@
  * Typed delivery errors, told apart by `name` (as analytics-next's Segment.io plugin does with
  * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
  *
- * The entry defines them and exports them; the delivery module, a bundle of its own, throws them.
- * So that `instanceof` holds, and the bytes are not paid twice, the plugin leaves these classes for
- * the later bundles, which use them through from-entry.ts (see plugin.ts and esbuild.config.mjs).
+ * The entry exports them; the delivery module, a bundle of its own, throws them. Both import them
+ * from dist/shared.js (shared.ts), one module per page, so that `instanceof` holds.
  */
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Entry of dist/trustpilot.global.js: a classic script for analytics-next's remote plugins, which
  * are loaded with a plain <script> and looked up as `window[libraryName]`. It loads the same delivery
- * module as the ES build, dist/delivery.js, from beside itself: wherever the script came from, the
- * module comes from too, so a page's CSP needs no new source.
+ * module as the ES build, dist/delivery.js (and dist/shared.js, which it imports), from beside itself:
+ * wherever the script came from, the modules come from too, so a page's CSP needs no new source.
  */
 import { createPlugin, type LoadDelivery, PLUGIN_NAME } from './plugin.js'
 import { resolveSettings } from './settings.js'
@@ -12,7 +12,13 @@ import type { TrustpilotSettings } from './types.js'
 const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src
 
 // async: a missing script URL becomes a rejected load (the order is kept), never a throw.
-const loadDelivery: LoadDelivery = async () => import(new URL('delivery.js', scriptUrl).href)
+const loadDelivery: LoadDelivery = async () => {
+  const beside = (file: string) => new URL(file, scriptUrl).href
+  // Asked for beside delivery.js, which imports it: otherwise the browser would ask only once
+  // delivery.js had arrived, a round trip more before the first invitation. One module either way.
+  import(beside('shared.js')).catch(() => {})
+  return import(beside('delivery.js'))
+}
 
 const trustpilotDestination = Object.assign(
   (settings: TrustpilotSettings) => createPlugin(resolveSettings(settings), loadDelivery),

@@ -1,6 +1,6 @@
 /**
  * Names the entry and the bundles it loads later must agree on (the event, storage keys, Web Lock
- * names, where shared code is left), so they are written down once, here.
+ * names), so they are written down once, here.
  */
 
 /** The one event that becomes an invitation: the entry filters on it, mapping checks it. */
@@ -23,12 +23,3 @@ export const orderKeyPrefix = (apiKey: string) => `${keyOf(apiKey)}/order:`
 /** What a delivered order leaves behind: `{"sent":time}` and nothing else. */
 export const tombstone = (at: number) => JSON.stringify({ sent: at })
 export const isTombstone = (raw: string | null) => /^\{"sent":[^,]*\}$/.test(raw ?? '')
-
-declare const __VERSION__: string
-/**
- * Where the entry leaves what the bundles it loads later use instead of their own copies (from-entry.ts):
- * one set per page and version.
- */
-export const SHARED_KEY = Symbol.for(
-  `analytics-plugin-trustpilot@${typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'}:shared`,
-)

@@ -12,9 +12,9 @@
  */
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
 import type { Delivery, DeliveryHost } from './delivery.js'
-import { DeliveryAbandonedError, IntegrationDisabledError, InvitationRejectedError, RetryableError } from './errors.js'
+import { RetryableError } from './errors.js'
 import { keepOrder, type Order, orderOf, storedWork } from './inbox.js'
-import { ORDER_COMPLETED, SHARED_KEY } from './keys.js'
+import { ORDER_COMPLETED } from './keys.js'
 import type { ResolvedSettings } from './settings.js'
 import { withTimeout } from './timeout.js'
 import type { TrustpilotOutcome } from './types.js'
@@ -35,14 +35,6 @@ export const CHECKOUT_EVENTS = [
 export type LoadDelivery = () => Promise<{ startDelivery(host: DeliveryHost): Delivery }>
 
 export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): Plugin {
-  // For the bundles loaded later (from-entry.ts): this page's error classes and timeout helper.
-  ;(globalThis as Record<symbol, unknown>)[SHARED_KEY] ??= {
-    InvitationRejectedError,
-    IntegrationDisabledError,
-    RetryableError,
-    DeliveryAbandonedError,
-    withTimeout,
-  }
   let analytics: Analytics | undefined
   let delivery: Delivery | undefined
   let starting: Promise<Delivery> | undefined

@@ -85,4 +85,24 @@ describe('design', () => {
     )
     assert.deepEqual(dynamic.sort(), ['delivery → outbox', 'delivery → script-transport', 'index → delivery'])
   })
+
+  test('dist/shared.js is errors and timeout alone, and no module hands code to another through a global', () => {
+    // esbuild.config.mjs makes every ES bundle import ./errors.js and ./timeout.js from dist/shared.js.
+    assert.deepEqual(
+      graph
+        .get('shared')
+        ?.map((edge) => edge.to)
+        .sort(),
+      ['errors', 'timeout'],
+    )
+    assert.deepEqual(
+      [...reach(['errors', 'timeout'], ['value', 'type', 'dynamic'])].sort(),
+      ['errors', 'timeout'],
+      'what dist/shared.js bundles',
+    )
+    for (const module of modules) {
+      const source = readFileSync(new URL(`${module}.ts`, SRC), 'utf8')
+      assert.doesNotMatch(source, /Symbol\.for\(/, `${module}.ts: a bundle must not depend on another having run first`)
+    }
+  })
 })
