@@ -45,8 +45,13 @@ export interface StandIn {
   created: Map<string, number>
   /** Faults for the next requests, in order; consumed one per POST. */
   faults: Fault[]
-  /** Milliseconds to wait before each answer. */
+  /** Milliseconds to wait before each answer to a POST. */
   latencyMs: number
+  /**
+   * Milliseconds every answer waits, the preflight, tp.min.js and the simplicity page included, as a
+   * network round trip would: the bench's 100 ms round trip. Requests are recorded on arrival.
+   */
+  roundTripMs: number
   /** How long a 'hang' lasts before the connection is dropped, as a gateway timeout would. */
   hangMs: number
   /** Sent as Retry-After with 429 and 503 answers, when set. */
@@ -86,9 +91,12 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
   const sockets = new Set<Socket>()
   const hanging = new Set<ServerResponse>()
 
+  const roundTrip = () => (standIn.roundTripMs ? new Promise((r) => setTimeout(r, standIn.roundTripMs)) : undefined)
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const match = /^\/api\/([^/]+)\/invitation$/.exec(req.url?.split('?')[0] ?? '')
     if (req.method === 'OPTIONS') {
+      await roundTrip()
       res.writeHead(204, cors(req)).end()
       return
     }
@@ -96,6 +104,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       // The tests' stand-in for Trustpilot's own script, served from the endpoint as the real one is,
       // with its simplicity page on a second loopback origin.
       const script = await tpStandInScript(simplicity.url)
+      await roundTrip()
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
       return
     }
@@ -128,6 +137,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       standIn.created.set(ref, (standIn.created.get(ref) ?? 0) + 1)
     }
     for (const listener of standIn.onRecord) listener(record)
+    await roundTrip()
     if (status === 'reset' || fault === 'accept-then-reset') {
       req.socket.destroy()
       return
@@ -169,6 +179,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
   const simplicity = await new Promise<{ url: string; server: ReturnType<typeof createServer> }>((resolve) => {
     const server = createServer(async (req, res) => {
       if (req.url?.split('?')[0] !== '/embed') return void res.writeHead(404).end()
+      await roundTrip()
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(await simplicityEmbedPage())
     })
     server.listen(0, host, () => resolve({ url: `http://${host}:${(server.address() as AddressInfo).port}`, server }))
@@ -181,6 +192,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     created: new Map(),
     faults: [],
     latencyMs: 0,
+    roundTripMs: 0,
     hangMs: 15_000,
     onRecord: new Set(),
     simplicityUrl: simplicity.url,
