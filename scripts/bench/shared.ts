@@ -11,8 +11,20 @@ export const HARNESS = '/e2e/pages/harness.html'
 /** The harness's `via`: the plugin registered as a module, or no plugin at all. */
 export type Via = 'module' | 'none'
 
-/** One line of the table; `met` is left out for figures that have no goal. */
-export type Row = { metric: string; result: string; goal: string; met?: boolean }
+/**
+ * One line of the table; `met` is left out for figures that have no goal. NOT_MEASURED marks a row
+ * whose measurement saw nothing (no sample, no byte, a counter shown blind): it says nothing about
+ * its goal, and it makes the bench exit 1.
+ */
+export type Row = { metric: string; result: string; goal: string; met?: boolean | typeof NOT_MEASURED }
+export const NOT_MEASURED = 'not measured'
+/** A row whose measurement saw nothing, with the reason in its result. */
+export const notMeasured = (metric: string, goal: string, why: string): Row => ({
+  metric,
+  result: `${NOT_MEASURED}: ${why}`,
+  goal,
+  met: NOT_MEASURED,
+})
 
 /** What a measure returns: its rows of the table, and its note printed under the table. */
 export type Measured = { rows: Row[]; note: string }
@@ -87,7 +99,9 @@ export const orderProperties = (orderId: string, products: number) => ({
 export const ms = (n: number, digits: number) => `${n.toFixed(digits)} ms`
 
 export function printTable(rows: Row[]) {
-  const cells = rows.map((r) => [r.metric, r.result, r.goal || '-', r.met === undefined ? '-' : r.met ? 'yes' : 'NO'])
+  const verdict = (met: Row['met']) =>
+    met === undefined ? '-' : met === NOT_MEASURED ? NOT_MEASURED : met ? 'yes' : 'NO'
+  const cells = rows.map((r) => [r.metric, r.result, r.goal || '-', verdict(r.met)])
   const header = ['metric', 'result', 'goal', 'met?']
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)))
   const line = (c: string[]) =>
