@@ -4,13 +4,17 @@
  * - `trustpilotApi`: the msw fake of Trustpilot (test/handlers.ts, the same handlers the Node tests
  *   use), served on 127.0.0.1 with @mswjs/http-middleware; `shop` points the plugin's endpoint at it.
  * - `standIn`: a real HTTP Trustpilot on 127.0.0.1 that can fail on cue and counts what it created.
- * - `shop`: opens the harness page and drives analytics-next in it.
+ * - `shop`: opens the harness page and drives analytics-next in it. Every page of its browser
+ *   context captures its console from the first script on (e2e/pages/console-capture.js).
  */
 import { test as base, type Page } from '@playwright/test'
 import { type StandIn, startStandIn } from '../../scripts/stand-in'
 import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { type FakeTrustpilot, fakeTrustpilot } from '../../test/handlers'
 import { serveHandlers } from './trustpilot-server'
+
+/** The page-side console capture: the same script in every engine. */
+export const CONSOLE_CAPTURE = 'e2e/pages/console-capture.js'
 
 /** The msw fake of Trustpilot, and the loopback origin it answers on. */
 export type TrustpilotApi = FakeTrustpilot & { url: string }
@@ -35,6 +39,14 @@ export interface Outcome {
 /** `settings` with `endpoint` filled in, when there is one to fill in and the settings name none. */
 export const withEndpoint = <T extends Record<string, unknown> | undefined>(settings: T, endpoint?: string): T =>
   settings && endpoint && !('endpoint' in settings) ? { endpoint, ...settings } : settings
+
+/**
+ * A strict Content Security Policy: no 'unsafe-inline', no 'unsafe-eval', scripts from the page's
+ * own origin (and `script`), requests to its own origin and `connect`. The site serves it to a page
+ * asked for with ?csp=<policy>; every engine's suite tests under it.
+ */
+export const strictCsp = (connect: string, script = '') =>
+  `default-src 'self'; script-src 'self'${script}; connect-src 'self' ${connect}`
 
 /**
  * Segment's CDN settings that make analytics-next load the plugin as a remote plugin, as the Segment
@@ -94,6 +106,11 @@ export class Shop {
 
   outcomes(): Promise<Outcome[]> {
     return this.page.evaluate(() => (window as any).outcomes)
+  }
+
+  /** Everything the page logged, each argument serialized whole (e2e/pages/console-capture.js). */
+  consoleLines(): Promise<string[]> {
+    return this.page.evaluate(() => (window as any).consoleCapture.lines)
   }
 
   errors(): Promise<Array<{ code: string; reason?: string; referenceId?: string }>> {
@@ -173,7 +190,11 @@ export const test = base.extend<{ trustpilotApi: TrustpilotApi; standIn: StandIn
   {
     ...serverFixtures,
     baseURL: async ({ site }, use) => use(site.url),
-    shop: async ({ page }, use) => use(new Shop(page)),
+    shop: async ({ page }, use) => {
+      // On every page, not only the harness (which loads it too): nothing logged before it runs.
+      await page.context().addInitScript({ path: CONSOLE_CAPTURE })
+      await use(new Shop(page))
+    },
   },
 )
 
