@@ -118,3 +118,41 @@ export function findWebKitGtk(): WebKitGtkChoice | { error: string } {
     ].join('\n'),
   }
 }
+
+/** The engines the README names; `npm test` runs each, unless SKIP_ENGINES names it. */
+export const ENGINES = ['chromium', 'firefox', 'webkit'] as const
+export type Engine = (typeof ENGINES)[number]
+
+/**
+ * The WebKit engine, either way it can run: Playwright's own build (every spec in e2e/), and/or
+ * WebKitGTK over WebDriver (the WebKit suite, e2e/webkitgtk/). Either one counts.
+ */
+export function findWebKit(): { playwright: boolean; gtk: WebKitGtkChoice | undefined } | { error: string } {
+  const playwright = hasPlaywrightWebKit()
+  const gtk = findWebKitGtk()
+  if (playwright || !('error' in gtk)) return { playwright, gtk: 'error' in gtk ? undefined : gtk }
+  return {
+    error: [
+      'No WebKit found for the browser tests. Get one of:',
+      '  npx playwright install webkit                 (Playwright’s own build)',
+      '  sudo apt-get install webkit2gtk-driver xvfb   (WebKitGTK: WebKitWebDriver and MiniBrowser, driven over WebDriver)',
+      'or point WEBKIT_WEBDRIVER_PATH and MINIBROWSER_PATH at WebKitGTK’s (and have Xvfb or a DISPLAY).',
+    ].join('\n'),
+  }
+}
+
+/**
+ * The engines SKIP_ENGINES (a comma list: chromium,firefox,webkit) names: left out on purpose. A
+ * name that is no engine is an error, so a typo can't quietly skip nothing.
+ */
+export function skippedEngines(value = process.env.SKIP_ENGINES ?? ''): Set<Engine> | { error: string } {
+  const names = value
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter(Boolean)
+  const unknown = names.filter((name) => !(ENGINES as readonly string[]).includes(name))
+  if (unknown.length) {
+    return { error: `SKIP_ENGINES names ${unknown.join(', ')}: the engines are ${ENGINES.join(', ')}.` }
+  }
+  return new Set(names as Engine[])
+}

@@ -5,7 +5,8 @@
  *
  * - `webkitDriver` (per worker): a display (Xvfb, started here when none is set) and WebKitWebDriver.
  * - `browser` (per test): a fresh MiniBrowser session, so storage starts empty.
- * - `shop`: the harness page, driven through the session as `e2e/support/fixtures.ts` drives it.
+ * - `shop`: the harness page, driven through the session as `e2e/support/fixtures.ts` drives it;
+ *   the harness captures the console and CSP violations itself (e2e/pages/console-capture.js).
  * - `site`, `trustpilotApi`, `standIn`: the same local servers the Playwright suite uses.
  */
 import { test as base } from '@playwright/test'
@@ -30,12 +31,26 @@ export class WebDriverShop {
 
   async open(options: StartOptions, path = '/e2e/pages/harness.html') {
     await this.driver.get(this.baseURL + path)
+    await this.start(options)
+  }
+
+  /** Starts analytics-next and the plugin on the harness page already loaded. */
+  async start(options: StartOptions) {
     const started = await this.driver.executeAsyncScript<string>(
       `const done = arguments[arguments.length - 1]
       window.start(arguments[0]).then(() => done('ok'), (e) => done(String(e)))`,
       { ...options, settings: this.withEndpoint(options.settings) },
     )
     if (started !== 'ok') throw new Error(`start() failed: ${started}`)
+  }
+
+  /**
+   * Puts `value` at `key` in this origin's localStorage before the plugin loads: from another page
+   * of the shop, since WebDriver can't run a script ahead of the harness's own.
+   */
+  async seedStorage(key: string, value: string) {
+    await this.driver.get(`${this.baseURL}/e2e/pages/elsewhere.html`)
+    await this.driver.executeScript('localStorage.setItem(arguments[0], arguments[1])', key, value)
   }
 
   /** Calls analytics.track in the page and resolves when analytics-next resolved it. */
@@ -61,6 +76,34 @@ export class WebDriverShop {
       url,
     )
     await waitUntil(async () => (await this.driver.getCurrentUrl()) === url, 10_000, `no navigation to ${url}`)
+  }
+
+  /** Calls `analytics[method](...args)` in the page and resolves when analytics-next resolved it. */
+  async call(method: string, ...args: unknown[]) {
+    const result = await this.driver.executeAsyncScript<string>(
+      `const done = arguments[arguments.length - 1]
+      window.analytics[arguments[0]](...arguments[1]).then(() => done('ok'), (e) => done(String(e)))`,
+      method,
+      args,
+    )
+    if (result !== 'ok') throw new Error(`${method} failed: ${result}`)
+  }
+
+  /** Everything the page logged, each argument serialized whole (e2e/pages/console-capture.js). */
+  consoleLines(): Promise<string[]> {
+    return this.driver.executeScript<string[]>('return window.consoleCapture.lines')
+  }
+
+  /** The page's Content Security Policy violations, as `<directive> <blocked URI>`. */
+  violations(): Promise<string[]> {
+    return this.driver.executeScript<string[]>('return window.consoleCapture.violations')
+  }
+
+  /** localStorage's keys of this package, as the page sees them. */
+  storedKeys(): Promise<string[]> {
+    return this.driver.executeScript<string[]>(
+      "return Object.keys(localStorage).filter((k) => k.startsWith('analytics-plugin-trustpilot'))",
+    )
   }
 
   outcomes(): Promise<Outcome[]> {

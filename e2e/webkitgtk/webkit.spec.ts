@@ -1,18 +1,51 @@
 /**
- * The plugin in WebKit (WebKitGTK's MiniBrowser over WebDriver), loaded from the built files: the
- * seed order, a page that leaves right after `track`, Trustpilot down, storage that throws, the
- * remote plugin and the script transport. Safari's engine is where most buyers meet a thank-you page.
+ * The plugin in WebKit (WebKitGTK's MiniBrowser over WebDriver), loaded from the built files: every
+ * promise that depends on the engine. The seed order, a page that leaves right after `track` (and the
+ * next page finishing it), Trustpilot down, back online, Retry-After, storage that throws or holds
+ * junk, two tabs and a reload, consent, strict CSP, the console's privacy, the remote plugin and the
+ * module from a CDN on another origin, and the script transport. Safari's engine is where most buyers
+ * meet a thank-you page. Each test mirrors one of the Playwright suite's (named beside it), through
+ * WebDriver: what the page saw is read from the page itself.
  */
+import { readFileSync } from 'node:fs'
 import type { StandIn } from '../../scripts/stand-in'
+import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
-import { remotePluginCdnSettings } from '../support/fixtures'
-import { expect, test } from './webdriver'
+import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
+import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'
+import { waitUntil } from '../support/webkitgtk'
+import { expect, test, type WebDriverShop } from './webdriver'
 
 const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
 const settingsFor = (standIn: StandIn) => ({ apiKey: 'webkit-key', endpoint: standIn.url, timeoutMs: 1_000 })
 const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
 /** A page of the shop that is not the harness, for the buyer to leave to. */
 const elsewhere = (baseURL: string) => `${baseURL}/e2e/pages/elsewhere.html`
+const harness = (baseURL: string, query = '') => `${baseURL}/e2e/pages/harness.html${query}`
+
+/** Waits until the invitation was created, then a little longer to catch any late duplicate. */
+async function expectCreatedOnce(standIn: StandIn, id: string) {
+  await expect.poll(() => standIn.created.get(id) ?? 0, { timeout: 20_000 }).toBe(1)
+  await new Promise((r) => setTimeout(r, 500))
+  expect(standIn.created.get(id)).toBe(1)
+}
+
+/**
+ * `files` of dist/ and every file they import statically, by name: what a page that loads them
+ * fetches (e.g. the chunk the entry and the later bundles share), read from the build itself.
+ */
+function withStaticImports(files: string[]): string[] {
+  const all = new Set<string>()
+  const visit = (file: string) => {
+    if (all.has(file)) return
+    all.add(file)
+    for (const [, imported] of readFileSync(`dist/${file}`, 'utf8').matchAll(/(?:from|import)\s*"\.\/([^"]+)"/g)) {
+      visit(imported as string)
+    }
+  }
+  for (const file of files) visit(file)
+  return [...all].sort()
+}
 
 test('seed order: 202, the products request, 201, outcome sent', async ({ shop, trustpilotApi }) => {
   await shop.open({ via: 'module', settings: { apiKey: API_KEY } })
@@ -38,13 +71,16 @@ for (const flow of [202, 201] as const) {
     // The stand-in answers late enough that the page is gone before it hears the answer.
     standIn.latencyMs = 300
     if (flow === 201) standIn.faults.push(201)
-    await shop.open({ settings: settingsFor(standIn) })
+    // The default timeoutMs: the dead page's lease (3 × 10 s + 2 s) would keep the next page off for
+    // 32 s; only the dead-page rule (its owner lock is free) lets it finish within 5 s.
+    const settings = { ...settingsFor(standIn), timeoutMs: 10_000 }
+    await shop.open({ settings })
     await shop.trackThenLeave(order(`leave-${flow}`), elsewhere(site.url))
     await expect.poll(() => requestsFor(standIn, `leave-${flow}`).length).toBeGreaterThanOrEqual(1)
     expect(requestsFor(standIn, `leave-${flow}`)[0]?.status).toBe(flow)
     standIn.latencyMs = 0
     const loaded = Date.now()
-    await shop.open({ settings: settingsFor(standIn) })
+    await shop.open({ settings })
     await expect.poll(() => standIn.created.get(`leave-${flow}`) ?? 0, { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
     test
       .info()
@@ -148,11 +184,19 @@ test('per-order options and product prices reach Trustpilot', async ({ shop, tru
   ])
 })
 
-/** The plugin's files this page fetched, by name, from the browser's resource timing. */
-const pluginFiles = (shop: { driver: { executeScript<T>(script: string): Promise<T> } }) =>
-  shop.driver.executeScript<string[]>(
-    "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname).filter((p) => p.startsWith('/dist/')).map((p) => p.slice(6))",
-  )
+/**
+ * The plugin's files this page fetched from `origin` (the page's own when absent), by name, sorted,
+ * from the browser's resource timing.
+ */
+const pluginFiles = async (shop: WebDriverShop, origin?: string) =>
+  (
+    await shop.driver.executeScript<string[]>(
+      `return performance.getEntriesByType('resource').map((e) => new URL(e.name))
+        .filter((u) => u.origin === (arguments[0] ?? location.origin) && u.pathname.startsWith('/dist/'))
+        .map((u) => u.pathname.slice(6))`,
+      origin,
+    )
+  ).sort()
 
 test('a page with no order fetches only the entry; a checkout event fetches the delivery module ahead', async ({
   shop,
@@ -161,12 +205,12 @@ test('a page with no order fetches only the entry; a checkout event fetches the 
   await shop.open({ settings: { apiKey: API_KEY } })
   await shop.track('Product Viewed', { product_id: 'p-1' })
   await shop.driver.sleep(500)
-  expect(await pluginFiles(shop)).toEqual(['index.js'])
+  expect(await pluginFiles(shop)).toEqual(withStaticImports(['index.js']))
   await shop.track('Checkout Started', { order_id: 'ahead' })
-  await expect.poll(() => pluginFiles(shop)).toEqual(['index.js', 'delivery.js'])
+  await expect.poll(() => pluginFiles(shop)).toEqual(withStaticImports(['index.js', 'delivery.js']))
   await shop.track('Order Completed', SEED_PROPERTIES)
   await shop.waitForOutcome('sent')
-  expect(await pluginFiles(shop)).toEqual(['index.js', 'delivery.js'])
+  expect(await pluginFiles(shop)).toEqual(withStaticImports(['index.js', 'delivery.js']))
   expect(trustpilotApi.requests).toHaveLength(2)
 })
 
@@ -183,4 +227,214 @@ test('the delivery module blocked: "retrying", the order kept, and a later page 
   await shop.open({ settings })
   await shop.waitForOutcome('sent', 'kept')
   expect(trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['kept', 'kept'])
+})
+
+// Mirrors delivery.spec.ts "the same order tracked three times and the page reloaded".
+test('the same order tracked three times and the page reloaded: one invitation', async ({ shop, standIn }) => {
+  await shop.open({ settings: settingsFor(standIn) })
+  for (let i = 0; i < 3; i++) await shop.track('Order Completed', order('thrice'))
+  await shop.waitForOutcome('sent', 'thrice')
+  const skipped = (await shop.outcomes()).filter((o) => o.status === 'skipped')
+  expect(skipped.map((o) => o.reason)).toEqual(['already invited or pending', 'already invited or pending'])
+  await shop.driver.navigate().refresh()
+  await shop.start({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('thrice'))
+  await shop.waitForOutcome('skipped', 'thrice')
+  await expectCreatedOnce(standIn, 'thrice')
+  expect(requestsFor(standIn, 'thrice')).toHaveLength(2)
+})
+
+// Mirrors delivery.spec.ts "two tabs opened on one pending outbox".
+test('two tabs opened on one pending outbox: one invitation', async ({ shop, standIn, site }) => {
+  await standIn.down()
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('tabs'))
+  await shop.waitForOutcome('retrying', 'tabs')
+  await shop.driver.get(elsewhere(site.url))
+  await standIn.up()
+  // Slow answers keep one tab's requests out while the other looks at the outbox: the race the
+  // lease and the entry's Web Lock are there for, whichever tab gets there first.
+  standIn.latencyMs = 500
+  const { driver } = shop
+  const first = await driver.getWindowHandle()
+  await driver.get(harness(site.url))
+  await driver.switchTo().newWindow('tab')
+  const second = await driver.getWindowHandle()
+  await driver.get(harness(site.url))
+  // Both tabs loaded, the plugin started in both at the same moment, so both find the same pending
+  // invitation at load and race for it, as in the Playwright suite. WebDriver drives one tab at a
+  // time, so the first tab waits for the second's word on a BroadcastChannel.
+  await driver.switchTo().window(first)
+  await driver.executeScript("new BroadcastChannel('go').onmessage = () => window.start(arguments[0])", {
+    settings: settingsFor(standIn),
+  })
+  await driver.switchTo().window(second)
+  await driver.executeScript("new BroadcastChannel('go').postMessage('go'); window.start(arguments[0])", {
+    settings: settingsFor(standIn),
+  })
+  await expectCreatedOnce(standIn, 'tabs')
+  expect(requestsFor(standIn, 'tabs').map((r) => r.status)).toEqual([202, 201])
+  // Exactly one of the tabs reports it sent; both had the plugin running.
+  const sent: number[] = []
+  for (const tab of [first, second]) {
+    await driver.switchTo().window(tab)
+    await waitUntil(() => driver.executeScript<boolean>('return !!window.analytics'), 5_000, 'a tab never started')
+    sent.push((await shop.outcomes()).filter((o) => o.status === 'sent').length)
+  }
+  expect(sent.sort()).toEqual([0, 1])
+})
+
+// Mirrors delivery.spec.ts "back online". WebDriver can't take WebKitGTK off the network, so the
+// page gets the event the browser fires when it is back; what is tested is WebKit's side of it.
+test('back online: a pending invitation goes at once, not after its backoff', async ({ shop, standIn }) => {
+  standIn.faults.push(503)
+  standIn.retryAfter = '3600'
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('online'))
+  const retrying = await shop.waitForOutcome('retrying', 'online')
+  expect(retrying?.reason).toMatch(/next in 3600 s/)
+  await shop.driver.executeScript(
+    "window.dispatchEvent(new Event('offline')); window.dispatchEvent(new Event('online'))",
+  )
+  await expectCreatedOnce(standIn, 'online')
+})
+
+// Mirrors delivery.spec.ts "429 with Retry-After waits as told".
+test('429 with Retry-After waits as told', async ({ shop, standIn }) => {
+  standIn.faults.push(429)
+  standIn.retryAfter = '2'
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('limited'))
+  const retrying = await shop.waitForOutcome('retrying', 'limited')
+  expect(retrying?.reason).toMatch(/HTTP 429; attempt 1 failed, next in 2 s/)
+  await expectCreatedOnce(standIn, 'limited')
+  const [first, second] = requestsFor(standIn, 'limited')
+  expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_900)
+})
+
+// Mirrors delivery.spec.ts "corrupt stored data is ignored and logged".
+test('corrupt stored data is ignored and logged', async ({ shop, standIn }) => {
+  const prefix = 'analytics-plugin-trustpilot:webkit-key:'
+  await shop.seedStorage(`${prefix}broken`, '{not json')
+  await shop.seedStorage(`${prefix}odd`, JSON.stringify({ step: 'invite' }))
+  await shop.open({ settings: settingsFor(standIn) })
+  await shop.track('Order Completed', order('after-corruption'))
+  await expectCreatedOnce(standIn, 'after-corruption')
+  const warnings = (await shop.consoleLines()).filter((line) => line.startsWith('warn: ')).join('\n')
+  expect(warnings).toMatch(new RegExp(`stored record "${prefix}broken" is not valid; ignored it`))
+  expect(warnings).toMatch(new RegExp(`stored record "${prefix}odd" is not valid; ignored it`))
+  expect(await shop.storedKeys()).toEqual([`${prefix}after-corruption`])
+})
+
+// Mirrors platform.spec.ts "consent".
+test('consent: sent only when every listed category is granted; skipped with a reason otherwise', async ({
+  shop,
+  trustpilotApi,
+}) => {
+  await shop.open({ settings: { apiKey: API_KEY, consentCategories: ['Marketing', 'Analytics'] } })
+  const stamp = (categoryPreferences: Record<string, boolean>) => ({ context: { consent: { categoryPreferences } } })
+  const denied = stamp({ Marketing: true, Analytics: false })
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'denied' }, denied)
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'unstamped' })
+  const granted = stamp({ Marketing: true, Analytics: true })
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'granted' }, granted)
+  await shop.waitForOutcome('sent', 'granted')
+  expect(trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['granted', 'granted'])
+  const skipped = (await shop.outcomes()).filter((o) => o.status === 'skipped')
+  // WebDriver returns the absent `error` as null.
+  expect(skipped).toEqual([
+    { status: 'skipped', referenceId: 'denied', reason: 'consent not granted for: Analytics', error: null },
+    {
+      status: 'skipped',
+      referenceId: 'unstamped',
+      reason: 'no consent stamp (context.consent.categoryPreferences); consentCategories requires one',
+      error: null,
+    },
+  ])
+})
+
+// Mirrors hardening.spec.ts "strict CSP". The harness records violations from its first script on.
+test.describe('strict CSP: no unsafe-inline, no unsafe-eval', () => {
+  test("transport 'api': an invitation is sent with zero violations", async ({ shop, standIn }) => {
+    const csp = strictCsp(standIn.url)
+    await shop.open({ settings: settingsFor(standIn) }, `/e2e/pages/harness.html?csp=${encodeURIComponent(csp)}`)
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent')
+    expect(standIn.created.get(SEED_PROPERTIES.order_id)).toBe(1)
+    expect(await shop.violations()).toEqual([])
+  })
+
+  test("transport 'script': tp.min.js (the stand-in) and its iframe deliver with zero violations", async ({
+    shop,
+    standIn,
+  }) => {
+    const csp = `${strictCsp(standIn.url, ` ${standIn.url}`)}; frame-src ${standIn.simplicityUrl}`
+    await shop.open(
+      { settings: { ...settingsFor(standIn), transport: 'script' } },
+      `/e2e/pages/harness.html?csp=${encodeURIComponent(csp)}`,
+    )
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent', SEED_FIRST_BODY.referenceId)
+    await expect.poll(() => requestsFor(standIn, SEED_FIRST_BODY.referenceId).length).toBe(2)
+    expect(await shop.violations()).toEqual([])
+  })
+
+  test('a policy that leaves the endpoint out is seen as a violation and reported', async ({ shop, standIn }) => {
+    // The check above can fail: WebKit reports the violation to the page, and the recorder hears it.
+    const csp = strictCsp('https://invitejs.trustpilot.com')
+    await shop.open(
+      { settings: { ...settingsFor(standIn), maxAttempts: 1 } },
+      `/e2e/pages/harness.html?csp=${encodeURIComponent(csp)}`,
+    )
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    const failed = await shop.waitForOutcome('failed')
+    expect(failed?.reason).toMatch(/network error/)
+    expect(await shop.violations()).toEqual([`connect-src ${standIn.url}/api/webkit-key/invitation`])
+    expect(standIn.requests).toEqual([])
+  })
+})
+
+// Mirrors hardening.spec.ts "privacy: the console": the same flow and checks (e2e/support/privacy.ts).
+test.describe('privacy: the console', () => {
+  test('debug off: no email address reaches the console', async ({ shop, trustpilotApi }) => {
+    const lines = await consoleOfAnOrderFlow(shop, false)
+    expect(trustpilotApi.requests.length).toBe(2)
+    expectNoEmail(lines)
+  })
+
+  test('debug on: reasons and outcomes are on the console, invitations included', async ({ shop, trustpilotApi }) => {
+    const lines = await consoleOfAnOrderFlow(shop, true)
+    expect(trustpilotApi.requests.length).toBe(2)
+    expectReasonsAndInvitations(lines)
+  })
+})
+
+// Mirrors split.spec.ts "from a CDN on another origin".
+test.describe('from a CDN on another origin, the module comes from beside the file that asked for it', () => {
+  let cdn: StaticServer
+  test.beforeAll(async () => {
+    // A CDN serves modules with CORS, as jsDelivr, unpkg and Segment's CDN do: a module script from
+    // another origin needs it.
+    cdn = await startStaticServer('.', 0, { headers: () => ({ 'Access-Control-Allow-Origin': '*' }) })
+  })
+  test.afterAll(() => cdn.close())
+
+  test('import() of dist/index.js', async ({ shop, trustpilotApi }) => {
+    await shop.open({ via: 'module', base: cdn.url, settings: { apiKey: API_KEY } })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent')
+    expect(await pluginFiles(shop, cdn.url)).toEqual(withStaticImports(['index.js', 'delivery.js']))
+    expect(await pluginFiles(shop)).toEqual([])
+    expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+  })
+
+  test('dist/trustpilot.global.js as a remote plugin', async ({ shop, trustpilotApi }) => {
+    const settings = shop.withEndpoint({ apiKey: API_KEY })
+    await shop.open({ via: 'none', cdnSettings: remotePluginCdnSettings(cdn.url, settings) })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent')
+    expect(await pluginFiles(shop, cdn.url)).toEqual(withStaticImports(['trustpilot.global.js', 'delivery.js']))
+    expect(await pluginFiles(shop)).toEqual([])
+    expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+  })
 })
