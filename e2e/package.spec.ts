@@ -5,18 +5,15 @@
  * pages without an order never download. This proves both halves: the bundler does split it, and the
  * page asks for that chunk only when there is an order to deliver.
  */
-import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import * as esbuild from 'esbuild'
 import { type StaticServer, startStaticServer } from '../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import { test as base, expect } from './support/fixtures'
+import { installConsumer, PACKAGE, pack } from './support/pack'
 
-const REPO = join(import.meta.dirname, '..')
-const PACKAGE = 'analytics-plugin-trustpilot'
 /** Only the delivery engine says this (the outcome of a sent invitation): it marks its chunk. */
 const DELIVERY_ONLY = 'accepted by Trustpilot'
 /** Only the entry says this: it shows the entry's code is in the shop's own bundle. */
@@ -63,20 +60,8 @@ interface ShopBuild {
 
 /** Packs the package, installs it into a fresh consumer project and bundles the shop there. */
 async function buildShop(dir: string): Promise<Omit<ShopBuild, 'url'>> {
-  // --ignore-scripts: pack the dist/ that `npm run build` made; a pack-time script must not rebuild
-  // it under the other tests that are loading it.
-  const { stdout } = await promisify(execFile)(
-    'npm',
-    ['pack', '--json', '--ignore-scripts', '--pack-destination', dir],
-    { cwd: REPO },
-  )
-  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }]
-  // Installed by hand from the tarball (npm puts its files under package/), not from the registry:
-  // the test works offline and uses exactly the files that would be published.
   const consumer = join(dir, 'consumer')
-  const installed = join(consumer, 'node_modules', PACKAGE)
-  await mkdir(installed, { recursive: true })
-  await promisify(execFile)('tar', ['-xzf', join(dir, filename), '-C', installed, '--strip-components=1'])
+  await installConsumer(await pack(dir), consumer)
   await writeFile(join(consumer, 'shop.js'), SHOP_JS)
 
   const outdir = join(consumer, 'public')
@@ -88,8 +73,6 @@ async function buildShop(dir: string): Promise<Omit<ShopBuild, 'url'>> {
     format: 'esm',
     outdir,
     platform: 'browser',
-    // analytics-next is the shop's own dependency; it resolves from the repository's node_modules.
-    nodePaths: [join(REPO, 'node_modules')],
     metafile: true,
     logLevel: 'warning',
   })
@@ -103,7 +86,7 @@ async function buildShop(dir: string): Promise<Omit<ShopBuild, 'url'>> {
     if (outputs.length !== 1) throw new Error(`expected one chunk made from ${input}, got ${outputs.length}`)
     return outputs[0]![0].split('/').pop()!
   }
-  const packageInputs = Object.keys(result.metafile.inputs).filter((i) => i.includes(PACKAGE))
+  const packageInputs = Object.keys(result.metafile.inputs).filter((i) => i.startsWith(`node_modules/${PACKAGE}/`))
   return {
     files,
     entry: 'shop.js',
@@ -138,7 +121,9 @@ test('a bundler makes the delivery engine a chunk the entry bundle does not cont
   const { files, entry, deliveryChunk, scriptTransportChunk, packageInputs, read } = shopBuild
   // The bundle is made from the packed tarball, not from src/ (tsconfig's paths) or the repo's dist/.
   expect(packageInputs.sort()).toEqual(
-    ['delivery.js', 'index.js', 'outbox.js', 'script-transport.js'].map((f) => `node_modules/${PACKAGE}/dist/${f}`),
+    ['delivery.js', 'index.js', 'outbox.js', 'script-transport.js', 'shared.js'].map(
+      (f) => `node_modules/${PACKAGE}/dist/${f}`,
+    ),
   )
   expect(files.length).toBeGreaterThan(1)
   expect(files).toContain(entry)
