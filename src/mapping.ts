@@ -35,6 +35,10 @@ export interface InvitationBody {
   templateId?: string
   locale?: string
   tags?: string[]
+  /** The order's `properties.total`, else `properties.revenue`: the first that is a finite number. */
+  totalCost?: number
+  /** The order's `properties.currency`, when it is a non-empty string. */
+  currency?: string
 }
 
 export interface Invitation {
@@ -179,12 +183,16 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
     ) ||
     nameOfTraits(contextTraits) ||
     nameOfTraits(traits)
+  // What Trustpilot's own shop integrations (Magento, WooCommerce) send with the invitation.
+  const { total, revenue, currency } = properties
   const body = present<InvitationBody>({
     recipientEmail: email,
     referenceId,
     source: settings.source,
     recipientName,
     ...options,
+    totalCost: Number.isFinite(total) ? total : Number.isFinite(revenue) && revenue,
+    currency: isText(currency) && text(currency),
   })
 
   // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.

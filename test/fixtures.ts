@@ -40,6 +40,9 @@ export const SEED_FIRST_BODY = {
   recipientName: 'John Johnson',
   referenceId: '50314b8e9bcf000000000000',
   source: 'InvitationScript',
+  // As Trustpilot's own shop integrations send them: the order's total (else revenue) and currency.
+  totalCost: 27.5,
+  currency: 'USD',
 }
 
 export const SEED_SECOND_BODY = {

@@ -201,6 +201,44 @@ describe('products', () => {
   })
 })
 
+describe("totalCost and currency, in both requests, as Trustpilot's shop integrations send them", () => {
+  const minimal = { order_id: 'o-1', email: 'a@b.co' }
+  const sent = (properties: Record<string, unknown>) => {
+    const invitation = invitationOf(order({ ...minimal, ...properties }))
+    const second = withProducts(invitation)
+    // Both requests carry the same two fields: the second is the first with products added.
+    assert.deepEqual([second.totalCost, second.currency], [invitation.body.totalCost, invitation.body.currency])
+    return {
+      totalCost: invitation.body.totalCost,
+      currency: invitation.body.currency,
+      keys: Object.keys(invitation.body),
+    }
+  }
+  test('totalCost is properties.total when it is a finite number', () => {
+    assert.equal(sent({ total: 27.5, revenue: 25 }).totalCost, 27.5)
+    assert.equal(sent({ total: 0, revenue: 25 }).totalCost, 0)
+    assert.equal(sent({ total: -3 }).totalCost, -3)
+  })
+  test('else properties.revenue when that is', () => {
+    for (const total of [undefined, null, '27.5', Number.NaN, Number.POSITIVE_INFINITY, {}]) {
+      assert.equal(sent({ total, revenue: 25 }).totalCost, 25, `total ${String(total)}`)
+    }
+    assert.equal(sent({ revenue: 0 }).totalCost, 0)
+  })
+  test('else left out, never null', () => {
+    for (const revenue of [undefined, null, '25', Number.NaN]) {
+      assert.ok(!sent({ total: 'x', revenue }).keys.includes('totalCost'), `revenue ${String(revenue)}`)
+    }
+  })
+  test('currency is properties.currency when it is a non-empty string; else left out', () => {
+    assert.equal(sent({ currency: 'EUR' }).currency, 'EUR')
+    assert.equal(sent({ currency: ' SEK ' }).currency, 'SEK')
+    for (const currency of [undefined, null, '', '  ', 978, ['EUR']]) {
+      assert.ok(!sent({ currency }).keys.includes('currency'), `currency ${JSON.stringify(currency)}`)
+    }
+  })
+})
+
 describe('settings reach the body', () => {
   test('source, templateId, locale and tags', () => {
     const s = resolveSettings({ apiKey: 'k', source: 'Shop', templateId: 't1', locale: 'da-DK', tags: ['a', 'b'] })
