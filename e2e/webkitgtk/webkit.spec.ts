@@ -1,11 +1,15 @@
 /**
  * The plugin in WebKit (WebKitGTK's MiniBrowser over WebDriver), loaded from the built files: the
  * seed order, a page that leaves right after `track`, Trustpilot down, storage that throws, the
- * remote plugin and the script transport. Safari's engine is where most buyers meet a thank-you page.
+ * remote plugin and the script transport, and the example shop's guarantees. Safari's engine is where
+ * most buyers meet a thank-you page.
  */
+import { By, type WebDriver } from 'selenium-webdriver'
 import type { StandIn } from '../../scripts/stand-in'
+import { startExample } from '../../scripts/start'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
 import { remotePluginCdnSettings } from '../support/fixtures'
+import { waitUntil } from '../support/webkitgtk'
 import { expect, test } from './webdriver'
 
 const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
@@ -183,4 +187,74 @@ test('the delivery module blocked: "retrying", the order kept, and a later page 
   await shop.open({ settings })
   await shop.waitForOutcome('sent', 'kept')
   expect(trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['kept', 'kept'])
+})
+
+// The example shop (`npm start`), driven as e2e/example.spec.ts drives it in Chromium and Firefox.
+// (WebDriver gives no console of WebKitGTK's, so its "no console error on load" is those engines'.)
+
+/** The text of the last element `css` matches, in the page. */
+const lastText = (driver: WebDriver, css: string) =>
+  driver.executeScript<string>('return [...document.querySelectorAll(arguments[0])].at(-1)?.textContent ?? ""', css)
+
+async function exampleMode(driver: WebDriver, mode: string, label: string) {
+  // The controls are enabled once the page knows the stand-in's mode.
+  await waitUntil(
+    () => driver.executeScript<boolean>("return !document.getElementById('trustpilot-mode').disabled"),
+    10_000,
+    'no Trustpilot controls',
+  )
+  await driver.findElement(By.css(`#trustpilot-mode input[value="${mode}"]`)).click()
+  await waitUntil(async () => (await lastText(driver, '#wire .mode-change')).includes(label), 10_000, `no "${label}"`)
+}
+
+const outcomesOf = (driver: WebDriver) => lastText(driver, '#outcomes')
+
+test('example shop: an order while Trustpilot is down is retrying, then sent once it is back', async ({ driver }) => {
+  const example = await startExample(0)
+  try {
+    await driver.get(example.url)
+    await exampleMode(driver, 'down', 'Down (connection refused)')
+    await driver.findElement(By.id('place-order')).click()
+    const id = /Order (order-\w+) placed/.exec(await lastText(driver, '#status'))?.[1] as string
+    expect(id).toBeTruthy()
+    await waitUntil(async () => (await outcomesOf(driver)).includes(`retrying · ${id}`), 10_000, 'no retrying')
+    await waitUntil(
+      async () =>
+        /attempts [1-9] · next retry in \d+ s/.test(await lastText(driver, `#storage li[data-order="${id}"]`)),
+      10_000,
+      'no retry waiting in storage',
+    )
+    expect(example.standIn?.requests).toEqual([])
+    await exampleMode(driver, 'normal', 'Answering normally')
+    await waitUntil(async () => (await outcomesOf(driver)).includes(`sent · ${id}`), 20_000, 'not sent')
+    expect(example.standIn?.created.get(id)).toBe(1)
+  } finally {
+    await example.close()
+  }
+})
+
+test('example shop: an order the buyer leaves right after track is delivered by the next page', async ({ driver }) => {
+  const example = await startExample(0)
+  try {
+    await driver.get(example.url)
+    await exampleMode(driver, 'slow', 'Slow (answers after 3 s)')
+    await driver.findElement(By.id('order-and-leave')).click()
+    let id = ''
+    await waitUntil(
+      async () => {
+        id = /You left right after ordering (order-\w+)/.exec(await lastText(driver, '#status'))?.[1] ?? ''
+        return !!id
+      },
+      10_000,
+      'no next page',
+    )
+    await waitUntil(
+      async () => (await outcomesOf(driver)).includes(`sent · ${id}`),
+      20_000,
+      'not sent by the next page',
+    )
+    expect(example.standIn?.created.get(id)).toBe(1)
+  } finally {
+    await example.close()
+  }
 })
