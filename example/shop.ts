@@ -1,10 +1,12 @@
 /**
  * The example shop's script: analytics-next with the Trustpilot plugin, as a shop would set it up.
- * Placing an order tracks `Order Completed`; the right-hand panel shows what reached Trustpilot (or
- * the local stand-in) and the outcomes the plugin reports.
+ * Placing an order tracks `Order Completed`. The right-hand panel shows what reached Trustpilot (or
+ * the local stand-in), the outcomes the plugin reports, and what it keeps in storage until Trustpilot
+ * has it. The controls make the buyer leave or open a second tab, and make the stand-in fail, so the
+ * plugin's guarantees can be watched rather than taken on trust.
  */
 import { AnalyticsBrowser } from '@segment/analytics-next'
-import { type TrustpilotOutcome, trustpilot } from 'analytics-plugin-trustpilot'
+import { onTrustpilotOutcome, trustpilot } from 'analytics-plugin-trustpilot'
 
 interface ExampleConfig {
   apiKey: string
@@ -13,6 +15,7 @@ interface ExampleConfig {
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const clock = (at: number) => new Date(at).toLocaleTimeString()
 
 function item(list: HTMLElement, title: string, cls: string, detail?: unknown) {
   const li = document.createElement('li')
@@ -21,11 +24,16 @@ function item(list: HTMLElement, title: string, cls: string, detail?: unknown) {
   head.textContent = title
   li.append(head)
   if (detail !== undefined) {
+    const details = document.createElement('details')
+    const summary = document.createElement('summary')
+    summary.textContent = 'request body'
     const pre = document.createElement('pre')
     pre.textContent = JSON.stringify(detail, null, 2)
-    li.append(pre)
+    details.append(summary, pre)
+    li.append(details)
   }
   list.append(li)
+  return li
 }
 
 const config: ExampleConfig = await fetch('/config.json').then((r) => r.json())
@@ -33,6 +41,9 @@ const config: ExampleConfig = await fetch('/config.json').then((r) => r.json())
 $('mode').textContent = config.endpoint
   ? `Invitations go to a local Trustpilot stand-in at ${config.endpoint}`
   : 'Invitations go to the real Trustpilot (TRUSTPILOT_API_KEY is set)'
+// The one line the page itself logs: the browser test checks it sees it, so it knows its console
+// collector works when it finds no errors.
+console.info(`Example shop loaded: ${$('mode').textContent}`)
 
 // Analytics runs offline here (settings given, Segment.io off): the example is about Trustpilot.
 const analytics = AnalyticsBrowser.load(
@@ -44,32 +55,134 @@ const analytics = AnalyticsBrowser.load(
   { integrations: { 'Segment.io': false } },
 )
 
-// Outcomes: emitted by the plugin on analytics as 'trustpilot'.
-;(analytics as unknown as { on(e: string, cb: (o: TrustpilotOutcome) => void): void }).on('trustpilot', (outcome) =>
+onTrustpilotOutcome(analytics, (outcome) =>
   item(
     $('outcomes'),
-    `${outcome.status} · ${outcome.referenceId ?? '—'}: ${outcome.reason}`,
+    `${clock(Date.now())} ${outcome.status} · ${outcome.referenceId ?? '—'}: ${outcome.reason}`,
     `status-${outcome.status}`,
   ),
 )
 
-// With the stand-in, the server streams each request it received and what it answered.
+// ── What Trustpilot receives ────────────────────────────────────────────────────────────────────
+// With the stand-in, the server streams each request it received and what it answered, and each
+// change of its mode; it replays everything so far on connecting, so a reloaded page or a second
+// tab tells the whole story.
+const MEANING: Record<string, string> = {
+  202: 'send again with products',
+  201: 'created',
+  503: 'unavailable (retried)',
+  251: 'domain blocked (given up)',
+  400: 'bad request (given up)',
+}
+const modeInputs = [...document.querySelectorAll<HTMLInputElement>('#trustpilot-mode input')]
+const modeLabel = (mode: string) =>
+  modeInputs.find((input) => input.value === mode)?.parentElement?.textContent?.trim() ?? mode
+
 if (config.endpoint) {
   const events = new EventSource('/stand-in/events')
+  // A reconnect replays the story from the start.
+  events.onopen = () => $('wire').replaceChildren()
   events.onmessage = (message) => {
-    const record = JSON.parse(message.data) as { status: number | string; body: Record<string, unknown> }
-    const meaning = record.status === 202 ? 'send again with products' : record.status === 201 ? 'created' : ''
-    item($('wire'), `POST /api/…/invitation → ${record.status} ${meaning}`, `status-${record.status}`, record.body)
+    const event = JSON.parse(message.data)
+    if (event.kind === 'mode') {
+      item($('wire'), `${clock(event.at)} Trustpilot's side: ${modeLabel(event.mode)}`, 'mode-change')
+    } else {
+      const title = `${clock(event.at)} POST /api/…/invitation → ${event.status} ${MEANING[event.status] ?? ''}`
+      item($('wire'), title, `status-${event.status}`, event.body).classList.add('request')
+    }
   }
+  events.addEventListener('mode', (message) => {
+    const { mode } = JSON.parse((message as MessageEvent).data)
+    for (const input of modeInputs) input.checked = input.value === mode
+    $<HTMLFieldSetElement>('trustpilot-mode').disabled = false
+  })
+  // The stand-in lives in the server: the page asks it to change, and every tab hears the change.
+  $('trustpilot-mode').addEventListener('change', (event) => {
+    const mode = (event.target as HTMLInputElement).value
+    void fetch('/stand-in/mode', { method: 'POST', body: JSON.stringify({ mode }) })
+  })
 } else {
   $('wire-hint').textContent = 'Requests go straight to Trustpilot; see the outcomes below.'
+  $('trustpilot-mode').hidden = true
 }
 
-$<HTMLFormElement>('checkout').addEventListener('submit', (event) => {
-  event.preventDefault()
-  const form = new FormData(event.target as HTMLFormElement)
+// ── Waiting in storage ──────────────────────────────────────────────────────────────────────────
+// Read here only to show it: a shop never needs to. The format is the plugin's (src/store.ts,
+// src/inbox.ts): a pending invitation per order, an order kept before the delivery module loaded,
+// and a small tombstone per delivered order that makes a repeat of it a skip.
+const PREFIX = `analytics-plugin-trustpilot:${encodeURIComponent(config.apiKey)}`
+
+/** "4 s", "3 min". */
+function duration(ms: number) {
+  const s = Math.round(Math.abs(ms) / 1_000)
+  return s < 90 ? `${s} s` : `${Math.round(s / 60)} min`
+}
+/** "in 4 s", "12 s ago". */
+const relative = (ms: number) => (ms >= 0 ? `in ${duration(ms)}` : `${duration(ms)} ago`)
+
+interface Pending {
+  invitation: { body: { referenceId: string } }
+  step: 'invite' | 'products'
+  attempts: number
+  nextAt: number
+  lease?: { until: number }
+}
+
+function describeRecord(key: string, raw: string, now: number): { order: string; state: string; text: string } {
+  const record = JSON.parse(raw)
+  if (key.startsWith(`${PREFIX}/order:`)) {
+    // Kept under analytics-next's messageId; the order's own id is inside.
+    const order = String(record.event?.properties?.order_id ?? 'an order')
+    return { order, state: 'kept', text: 'order kept: the delivery module has not taken it yet' }
+  }
+  const order = decodeURIComponent(key.slice(key.lastIndexOf(':') + 1))
+  if ('sent' in record) {
+    return { order, state: 'sent', text: `delivered ${relative(record.sent - now)}; kept so a repeat is skipped` }
+  }
+  const entry = record as Pending
+  const parts = [`step ${entry.step}`, `attempts ${entry.attempts}`]
+  // A lease is "a page is sending this, keep off until …"; a page that has gone holds it for 2 s only.
+  if (entry.lease && entry.lease.until > now)
+    parts.push(`a page is sending it (leased for ${duration(entry.lease.until - now)} at most)`)
+  else parts.push(entry.nextAt > now ? `next retry ${relative(entry.nextAt - now)}` : 'due now')
+  return { order, state: 'pending', text: parts.join(' · ') }
+}
+
+function showStorage() {
+  const now = Date.now()
+  const rows: Array<ReturnType<typeof describeRecord>> = []
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i) as string
+    if (!key.startsWith(PREFIX)) continue
+    try {
+      rows.push(describeRecord(key, localStorage.getItem(key) as string, now))
+    } catch {
+      // Removed between key() and getItem(), or not JSON: the plugin drops such a record itself.
+    }
+  }
+  // What still waits first; then the latest deliveries.
+  const rank = { kept: 0, pending: 0, sent: 1 }
+  rows.sort((a, b) => rank[a.state as keyof typeof rank] - rank[b.state as keyof typeof rank])
+  const list = $('storage')
+  list.replaceChildren()
+  for (const row of rows.slice(0, 8)) {
+    const li = item(list, `${row.order}: ${row.text}`, `stored-${row.state}`)
+    li.dataset.order = row.order
+    li.dataset.state = row.state
+  }
+  if (!rows.length) item(list, 'Nothing stored.', 'hint')
+}
+// Relative times change every second; other tabs' writes arrive as `storage` events at once.
+showStorage()
+setInterval(showStorage, 500)
+addEventListener('storage', showStorage)
+
+// ── The buyer ───────────────────────────────────────────────────────────────────────────────────
+function placeOrder() {
+  const form = new FormData($<HTMLFormElement>('checkout'))
   const orderId = `order-${Date.now().toString(36)}`
-  void analytics.track('Order Completed', {
+  $('status').textContent = `Thank you! Order ${orderId} placed.`
+  const tracked = analytics.track('Order Completed', {
     order_id: orderId,
     email: form.get('email'),
     name: form.get('name'),
@@ -97,5 +210,30 @@ $<HTMLFormElement>('checkout').addEventListener('submit', (event) => {
       },
     ],
   })
-  $('status').textContent = `Thank you! Order ${orderId} placed.`
+  return { orderId, tracked }
+}
+
+$<HTMLFormElement>('checkout').addEventListener('submit', (event) => {
+  event.preventDefault()
+  placeOrder()
 })
+
+// The classic checkout redirect: the page goes the moment `track` resolves. That is the promise the
+// plugin makes (the order is stored, and its first request is on the wire, by then), so the next
+// page, or Trustpilot receiving the keepalive request, finishes the delivery.
+$('order-and-leave').addEventListener('click', async () => {
+  const { orderId, tracked } = placeOrder()
+  await tracked
+  sessionStorage.setItem('example-left', orderId)
+  location.reload()
+})
+const left = sessionStorage.getItem('example-left')
+if (left) {
+  sessionStorage.removeItem('example-left')
+  $('status').textContent = `You left right after ordering ${left}. This page finishes what that one left undone.`
+}
+
+$('second-tab').addEventListener('click', () => open(location.href, '_blank'))
+
+// Ready: the buttons were disabled in the HTML so that nothing is clicked before this script is.
+for (const id of ['place-order', 'order-and-leave', 'second-tab']) $<HTMLButtonElement>(id).disabled = false

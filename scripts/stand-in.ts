@@ -45,6 +45,8 @@ export interface StandIn {
   created: Map<string, number>
   /** Faults for the next requests, in order; consumed one per POST. */
   faults: Fault[]
+  /** What to do with every request once `faults` is empty (the example's "251", "400"); normal when unset. */
+  always?: Fault
   /** Milliseconds to wait before each answer to a POST. */
   latencyMs: number
   /**
@@ -119,7 +121,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       res.writeHead(400, cors(req)).end()
       return
     }
-    const fault = standIn.faults.shift()
+    const fault = standIn.faults.shift() ?? standIn.always
     if (standIn.latencyMs) await new Promise((r) => setTimeout(r, standIn.latencyMs))
     const normal = 'products' in body ? 201 : 202
     const status = typeof fault === 'number' ? fault : fault === 'reset' || fault === 'hang' ? fault : normal

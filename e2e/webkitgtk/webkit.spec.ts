@@ -3,12 +3,14 @@
  * promise that depends on the engine. The seed order, a page that leaves right after `track` (and the
  * next page finishing it), Trustpilot down, back online, Retry-After, storage that throws or holds
  * junk, two tabs and a reload, consent, strict CSP, the console's privacy, the remote plugin and the
- * module from a CDN on another origin, and the script transport. Safari's engine is where most buyers
+ * module from a CDN on another origin, the script transport, and the example shop's guarantees. Safari's engine is where most buyers
  * meet a thank-you page. Each test mirrors one of the Playwright suite's (named beside it), through
  * WebDriver: what the page saw is read from the page itself.
  */
 import { readFileSync } from 'node:fs'
+import { By, type WebDriver } from 'selenium-webdriver'
 import type { StandIn } from '../../scripts/stand-in'
+import { startExample } from '../../scripts/start'
 import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
 import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
@@ -437,4 +439,74 @@ test.describe('from a CDN on another origin, the module comes from beside the fi
     expect(await pluginFiles(shop)).toEqual([])
     expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
   })
+})
+
+// The example shop (`npm start`), driven as e2e/example.spec.ts drives it in Chromium and Firefox.
+// (WebDriver gives no console of WebKitGTK's, so its "no console error on load" is those engines'.)
+
+/** The text of the last element `css` matches, in the page. */
+const lastText = (driver: WebDriver, css: string) =>
+  driver.executeScript<string>('return [...document.querySelectorAll(arguments[0])].at(-1)?.textContent ?? ""', css)
+
+async function exampleMode(driver: WebDriver, mode: string, label: string) {
+  // The controls are enabled once the page knows the stand-in's mode.
+  await waitUntil(
+    () => driver.executeScript<boolean>("return !document.getElementById('trustpilot-mode').disabled"),
+    10_000,
+    'no Trustpilot controls',
+  )
+  await driver.findElement(By.css(`#trustpilot-mode input[value="${mode}"]`)).click()
+  await waitUntil(async () => (await lastText(driver, '#wire .mode-change')).includes(label), 10_000, `no "${label}"`)
+}
+
+const outcomesOf = (driver: WebDriver) => lastText(driver, '#outcomes')
+
+test('example shop: an order while Trustpilot is down is retrying, then sent once it is back', async ({ driver }) => {
+  const example = await startExample(0)
+  try {
+    await driver.get(example.url)
+    await exampleMode(driver, 'down', 'Down (connection refused)')
+    await driver.findElement(By.id('place-order')).click()
+    const id = /Order (order-\w+) placed/.exec(await lastText(driver, '#status'))?.[1] as string
+    expect(id).toBeTruthy()
+    await waitUntil(async () => (await outcomesOf(driver)).includes(`retrying · ${id}`), 10_000, 'no retrying')
+    await waitUntil(
+      async () =>
+        /attempts [1-9] · next retry in \d+ s/.test(await lastText(driver, `#storage li[data-order="${id}"]`)),
+      10_000,
+      'no retry waiting in storage',
+    )
+    expect(example.standIn?.requests).toEqual([])
+    await exampleMode(driver, 'normal', 'Answering normally')
+    await waitUntil(async () => (await outcomesOf(driver)).includes(`sent · ${id}`), 20_000, 'not sent')
+    expect(example.standIn?.created.get(id)).toBe(1)
+  } finally {
+    await example.close()
+  }
+})
+
+test('example shop: an order the buyer leaves right after track is delivered by the next page', async ({ driver }) => {
+  const example = await startExample(0)
+  try {
+    await driver.get(example.url)
+    await exampleMode(driver, 'slow', 'Slow (answers after 3 s)')
+    await driver.findElement(By.id('order-and-leave')).click()
+    let id = ''
+    await waitUntil(
+      async () => {
+        id = /You left right after ordering (order-\w+)/.exec(await lastText(driver, '#status'))?.[1] ?? ''
+        return !!id
+      },
+      10_000,
+      'no next page',
+    )
+    await waitUntil(
+      async () => (await outcomesOf(driver)).includes(`sent · ${id}`),
+      20_000,
+      'not sent by the next page',
+    )
+    expect(example.standIn?.created.get(id)).toBe(1)
+  } finally {
+    await example.close()
+  }
 })
