@@ -13,6 +13,9 @@ import type { OutboxEntry, Store } from './store.js'
 import { KEEPALIVE_PATIENCE, type Transport } from './transport.js'
 import type { TrustpilotOutcome } from './types.js'
 
+/** The reason for an order this browser already invited, or is inviting: the same order again. */
+export const ALREADY_INVITED = 'already invited or pending'
+
 /** How long a network failure waits to learn whether it was the page's own unload. */
 const UNLOAD_GRACE_MS = 100
 
@@ -129,7 +132,7 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
     submit(invitation) {
       const id = invitation.body.referenceId
       if (store.get(id)) {
-        return notify({ status: 'skipped', referenceId: id, reason: 'already invited or pending' }, invitation)
+        return notify({ status: 'skipped', referenceId: id, reason: ALREADY_INVITED }, invitation)
       }
       const at = now()
       const entry: OutboxEntry = {

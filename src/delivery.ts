@@ -6,23 +6,36 @@
  * outbox.ts) is a module of its own, imported the first time one of those comes up.
  */
 import type { Context } from '@segment/analytics-next'
-import { createCourier } from './courier.js'
+import { ALREADY_INVITED, createCourier } from './courier.js'
 import { RetryableError } from './errors.js'
 import { dropOrder, type Order } from './inbox.js'
-import { type Invitation, mapOrder } from './mapping.js'
+import { PLUGIN_NAME } from './keys.js'
+import { type Invitation, mapOrder, referenceOf } from './mapping.js'
+import { applyMiddleware } from './middleware.js'
 import type { Outbox } from './outbox.js'
 import type { ResolvedSettings } from './settings.js'
 import { createStore } from './store.js'
 import { apiTransport, type Transport } from './transport.js'
-import type { TrustpilotOutcome } from './types.js'
+import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
 
 /** What the entry gives the module: the checked settings, and where outcomes go. */
 export interface DeliveryHost {
   settings: ResolvedSettings
   /** Reports an outcome; `ctx` when it is known while the order's `track` runs. Must not throw. */
   notify(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context): void
+  /** The page's destination middleware, as added so far (the entry's list, read at each order). */
+  middleware?: TrustpilotMiddleware[]
+  /** analytics.track of this page, for `trackOutcomes`. */
+  track?(event: string, properties: Record<string, unknown>, options: Record<string, unknown>): unknown
   /** Web Locks, where the page has them (tests pass their own). */
   locks?: LockManager
+}
+
+/** Outcomes that are final, as `trackOutcomes` reports them to Segment. */
+const OUTCOME_EVENTS: Partial<Record<TrustpilotOutcome['status'], string>> = {
+  sent: 'Review Invitation Sent',
+  failed: 'Review Invitation Failed',
+  skipped: 'Review Invitation Skipped',
 }
 
 /**
@@ -33,10 +46,12 @@ const warn = (message: string) => console.warn(`Trustpilot: ${message}`)
 
 export interface Delivery {
   /**
-   * Maps the order and, when it is valid, stores and sends it (the request starts in a microtask).
+   * Runs the page's destination middleware on the order (when it has any), maps it and, when it is
+   * valid, stores and sends it (the request starts in a microtask). Never rejects.
    * @param kept the order's key in the inbox, dropped once the order is in the outbox
+   * @returns a promise only while middleware runs
    */
-  take(order: Order, ctx?: Context, kept?: string): void
+  take(order: Order, ctx?: Context, kept?: string): void | Promise<void>
   /** Sends what is stored and due (invitations earlier pages left): the outbox's work. */
   flush(): void
   retryNow(): void
@@ -48,6 +63,8 @@ export interface Delivery {
  * A module imported when first needed, and again after a failure (offline, blocked): dist/ keeps the
  * rarely needed parts in files of their own, and a failed import is a retryable error like any other.
  */
+const ignore = () => {}
+
 function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
   let loading: Promise<T> | undefined
   return () =>
@@ -57,7 +74,31 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
     }))
 }
 
-export function startDelivery({ settings, notify, locks = globalThis.navigator?.locks }: DeliveryHost): Delivery {
+export function startDelivery({
+  settings,
+  notify: report,
+  middleware = [],
+  track,
+  locks = globalThis.navigator?.locks,
+}: DeliveryHost): Delivery {
+  /** Every outcome goes to the entry; with `trackOutcomes`, each final one to Segment too. */
+  const notify: DeliveryHost['notify'] = (outcome, invitation, ctx) => {
+    report(outcome, invitation, ctx)
+    const event = OUTCOME_EVENTS[outcome.status]
+    // The same order again (another tab, a reload) is no outcome of its own.
+    if (settings.trackOutcomes && event && outcome.reason !== ALREADY_INVITED) {
+      // No email address, no name: the reference, the reason, and how it went.
+      const properties = {
+        order_id: outcome.referenceId,
+        reason: outcome.reason,
+        provider: PLUGIN_NAME,
+        transport: settings.transport,
+      }
+      try {
+        Promise.resolve(track?.(event, properties, { integrations: { [PLUGIN_NAME]: false } })).catch(ignore)
+      } catch {}
+    }
+  }
   const store = createStore(settings.apiKey, warn)
   // Trustpilot's own script as the transport is a module of its own: few shops choose it.
   const script = onDemand(
@@ -83,7 +124,6 @@ export function startDelivery({ settings, notify, locks = globalThis.navigator?.
       ),
     'the outbox',
   )
-  const ignore = () => {}
   // A transient failure before the outbox is here: it comes, then takes the retry as it always does.
   courier.hooks.retry = (id, invitation, error) =>
     outbox().then(
@@ -98,14 +138,32 @@ export function startDelivery({ settings, notify, locks = globalThis.navigator?.
         ),
     )
 
-  function take(order: Order, ctx?: Context, kept?: string) {
+  /** Maps the order as it is now and hands it to the outbox; `event` replaces the order's own. */
+  function deliver(order: Order, ctx: Context | undefined, kept: string | undefined, event = order?.event) {
     // `order` may be anything a page kept under our key: mapping reads it as unknown.
-    const mapped = mapOrder(order?.event, order?.traits, settings)
-    if ('skip' in mapped)
-      notify({ status: 'skipped', referenceId: mapped.referenceId, reason: mapped.skip }, undefined, ctx)
-    else (loaded ?? courier).submit(mapped.invitation)
-    // Only now: the invitation is in the outbox (or the order was never valid).
+    const mapped = mapOrder(event, order?.traits, settings)
+    if ('skip' in mapped) skip(mapped.skip, ctx, kept, mapped.referenceId)
+    else {
+      ;(loaded ?? courier).submit(mapped.invitation)
+      // Only now: the invitation is in the outbox.
+      if (kept) dropOrder(kept)
+    }
+  }
+
+  /** The end of an order that is not sent: reported, and no longer kept. */
+  function skip(reason: string, ctx: Context | undefined, kept: string | undefined, referenceId?: string) {
+    notify({ status: 'skipped', referenceId, reason }, undefined, ctx)
     if (kept) dropOrder(kept)
+  }
+
+  function take(order: Order, ctx?: Context, kept?: string) {
+    if (!middleware.length) return deliver(order, ctx, kept)
+    // This page's whole event where the order is this page's; a kept order is what was kept of it.
+    return applyMiddleware(ctx?.event ?? order?.event, middleware, PLUGIN_NAME, settings.timeoutMs).then((result) => {
+      if ('event' in result) deliver(order, ctx, kept, result.event as Order['event'])
+      // The order's own reference: the middleware handed none on.
+      else skip(result.skip, ctx, kept, referenceOf(order?.event))
+    })
   }
 
   return {

@@ -15,18 +15,19 @@
  *
  * @packageDocumentation
  */
-import type { Plugin } from '@segment/analytics-next'
-import { createPlugin, OUTCOME_EVENT } from './plugin.js'
+import { createPlugin, OUTCOME_EVENT, type TrustpilotPlugin } from './plugin.js'
 import { resolveSettings } from './settings.js'
 import type { TrustpilotOutcome, TrustpilotSettings } from './types.js'
 
-export type { TrustpilotOutcome, TrustpilotSettings } from './types.js'
+export type { TrustpilotPlugin } from './plugin.js'
+export type { TrustpilotMiddleware, TrustpilotOutcome, TrustpilotPayload, TrustpilotSettings } from './types.js'
 
 /**
- * Creates the Trustpilot destination plugin for analytics-next.
+ * Creates the Trustpilot destination plugin for analytics-next. Its `addMiddleware` is what
+ * `analytics.addDestinationMiddleware('Trustpilot', …)` (or `'*'`) calls.
  * @throws TypeError naming the setting, when a setting is missing or invalid (e.g. no `apiKey`).
  */
-export function trustpilot(settings: TrustpilotSettings): Plugin {
+export function trustpilot(settings: TrustpilotSettings): TrustpilotPlugin {
   // A literal specifier, so a shop's bundler (and a CDN's browser) finds the module beside this file.
   return createPlugin(resolveSettings(settings), () => import('./delivery.js'))
 }

@@ -3,6 +3,9 @@
  * names), so they are written down once, here.
  */
 
+/** The name analytics-next knows the plugin by: in `integrations`, and to destination middleware. */
+export const PLUGIN_NAME = 'Trustpilot'
+
 /** The one event that becomes an invitation: the entry filters on it, mapping checks it. */
 export const ORDER_COMPLETED = 'Order Completed'
 

@@ -94,6 +94,12 @@ const nameOfTraits = (from: Bag) =>
   joinName(text(from.firstName), text(from.lastName)) ||
   joinName(text(from.first_name), text(from.last_name))
 
+/** The order's reference as mapOrder reads it (`properties.order_id`), when it is a valid one. */
+export function referenceOf(event: unknown): string | undefined {
+  const reference = text(bag(bag(event).properties).order_id)
+  return (reference.length <= MAX_REFERENCE_LENGTH && reference) || undefined
+}
+
 /** Per-order options: `integrations: { Trustpilot: { templateId, locale, tags } }` on the event. */
 const ORDER_OPTIONS = 'integrations.Trustpilot'
 type OrderOptions = Pick<InvitationBody, 'templateId' | 'locale' | 'tags'>

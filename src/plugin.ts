@@ -14,14 +14,14 @@ import type { Analytics, Context, Plugin } from '@segment/analytics-next'
 import type { Delivery, DeliveryHost } from './delivery.js'
 import { RetryableError } from './errors.js'
 import { keepOrder, type Order, orderOf, storedWork } from './inbox.js'
-import { ORDER_COMPLETED } from './keys.js'
+import { ORDER_COMPLETED, PLUGIN_NAME } from './keys.js'
 import type { ResolvedSettings } from './settings.js'
 import { withTimeout } from './timeout.js'
-import type { TrustpilotOutcome } from './types.js'
+import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
 
 declare const __VERSION__: string
 
-export const PLUGIN_NAME = 'Trustpilot'
+export { PLUGIN_NAME }
 export const OUTCOME_EVENT = 'trustpilot'
 /** Segment's checkout events (its e-commerce spec): an order is near, so the module is fetched now. */
 export const CHECKOUT_EVENTS = [
@@ -34,7 +34,18 @@ export const CHECKOUT_EVENTS = [
 /** How the entry gets the delivery module: `import('./delivery.js')`, or from the script's own URL. */
 export type LoadDelivery = () => Promise<{ startDelivery(host: DeliveryHost): Delivery }>
 
-export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): Plugin {
+/** An order for the module; once handed over, `taken` settles when the module has taken it. */
+interface Waiting {
+  order: Order
+  ctx?: Context
+  kept?: string
+  taken?: void | Promise<void>
+}
+
+/** The plugin object: an analytics-next destination that takes destination middleware. */
+export type TrustpilotPlugin = Plugin & { addMiddleware(...middleware: TrustpilotMiddleware[]): void }
+
+export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): TrustpilotPlugin {
   let analytics: Analytics | undefined
   let delivery: Delivery | undefined
   let starting: Promise<Delivery> | undefined
@@ -46,7 +57,9 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
    * Orders for the module, handed over as soon as it is here: this page's (by message id) taken
    * before it was, and those earlier pages kept (by their key).
    */
-  const waiting = new Map<string, { order: Order; ctx?: Context; kept?: string }>()
+  const waiting = new Map<string, Waiting>()
+  /** Destination middleware added so far; the module reads it at each order. */
+  const middleware: TrustpilotMiddleware[] = []
 
   /**
    * Logs to the event's context (for outcomes known while `track` runs), and to the console only
@@ -78,10 +91,15 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     starting ??= loadDelivery()
       .then((module) => {
         if (unloaded) throw new Error('unloaded')
-        delivery ??= module.startDelivery({ settings, notify: report })
-        for (const [id, { order, ctx, kept }] of waiting) {
+        delivery ??= module.startDelivery({
+          settings,
+          notify: report,
+          middleware,
+          track: (...args) => analytics?.track(...args),
+        })
+        for (const [id, order] of waiting) {
           waiting.delete(id)
-          delivery.take(order, ctx, kept)
+          order.taken = delivery.take(order.order, order.ctx, order.kept)
         }
         // Invitations earlier pages left go out now. Without them, the outbox (dist/outbox.js) is
         // not needed unless something here fails.
@@ -112,24 +130,29 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     }
     try {
       const order = orderOf(ctx.event, analytics?.user().traits())
-      if (delivery) {
+      // Without middleware, the module stores the order before track returns.
+      if (delivery && !middleware.length) {
         delivery.take(order, ctx)
         return ctx
       }
-      // Kept before anything is awaited: a page that goes away now loses nothing.
+      // Else kept before anything is awaited: a page that goes away now loses nothing.
       const id = ctx.event.messageId ?? `${Math.random()}`
-      waiting.set(id, { order, ctx, kept: keepOrder(settings.apiKey, id, order) })
-      return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load').then(
-        () => ctx,
-        (error: RetryableError) => {
-          const { order_id } = ctx.event.properties ?? {}
-          if (!unloaded) {
-            const reason = `${error.message}; the order is kept until it loads, here or on a later page`
-            report({ status: 'retrying', referenceId: order_id?.toString(), reason, error }, undefined, ctx)
-          }
-          return ctx
-        },
-      )
+      const waits: Waiting = { order, ctx, kept: keepOrder(settings.apiKey, id, order) }
+      if (delivery) return Promise.resolve(delivery.take(order, ctx, waits.kept)).then(() => ctx)
+      waiting.set(id, waits)
+      return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load')
+        .then(
+          // Bounded by the module: its middleware gets timeoutMs of its own.
+          () => waits.taken,
+          (error: RetryableError) => {
+            const { order_id } = ctx.event.properties ?? {}
+            if (!unloaded) {
+              const reason = `${error.message}; the order is kept until it loads, here or on a later page`
+              report({ status: 'retrying', referenceId: order_id?.toString(), reason, error }, undefined, ctx)
+            }
+          },
+        )
+        .then(() => ctx)
     } catch (error) {
       // Never into the host page, never into other destinations.
       ctx.log('error', `${PLUGIN_NAME}: could not handle the order: ${error}`)
@@ -153,6 +176,13 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     type: 'destination',
     version: typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev',
     isLoaded: () => true,
+    /**
+     * Where `analytics.addDestinationMiddleware('Trustpilot' | '*', …)` puts its functions: it reaches
+     * only plugins registered by then, and only those with this method.
+     */
+    addMiddleware(...fns: TrustpilotMiddleware[]) {
+      middleware.push(...fns)
+    },
     async load(_ctx, instance) {
       analytics = instance
       for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)

@@ -23,6 +23,7 @@ export interface ResolvedSettings {
   locale: string | undefined
   tags: string[] | undefined
   transport: 'api' | 'script'
+  trackOutcomes: boolean
 }
 
 const fail = (setting: string, problem: string): never => {
@@ -66,6 +67,7 @@ type Kind = readonly [check: Check, rule: string]
 const TEXT: Kind = [isText, TEXT_RULE]
 const TEXTS: Kind = [isTexts, TEXTS_RULE]
 const POSITIVE: Kind = [isPositive, 'must be a positive number']
+const BOOLEAN: Kind = [(v) => typeof v === 'boolean', 'must be true or false']
 /** An optional setting: its name, kind and default, and its key in ResolvedSettings if not its name. */
 type Optional = readonly [name: string, kind: Kind, fallback?: unknown, key?: keyof ResolvedSettings]
 
@@ -82,7 +84,7 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   // so an error names the first bad setting; made per call, so each gets its own [] of audiences.
   const optional: Optional[] = [
     ['source', TEXT, DEFAULT_SOURCE],
-    ['debug', [(v) => typeof v === 'boolean', 'must be true or false'], false],
+    ['debug', BOOLEAN, false],
     ['timeoutMs', POSITIVE, 10_000],
     ['maxAttempts', POSITIVE, 10],
     ['maxAgeHours', POSITIVE, 72, 'maxAgeMs'],
@@ -92,6 +94,7 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
     ['locale', TEXT],
     ['tags', TEXTS],
     ['transport', [(v) => v === 'api' || v === 'script', 'must be "api" or "script"'], 'api'],
+    ['trackOutcomes', BOOLEAN, false],
   ]
   for (const [name, [check, rule], fallback, key = name] of optional) {
     const value = settings[name]

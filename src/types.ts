@@ -50,7 +50,33 @@ export interface TrustpilotSettings {
    * only "error" (400 and above, a permanent failure) or "no error" can be told. @defaultValue `'api'`
    */
   transport?: 'api' | 'script'
+  /**
+   * Also report each final outcome to Segment, as one `analytics.track` on the page where it is known:
+   * `Review Invitation Sent`, `Review Invitation Failed` or `Review Invitation Skipped`, with
+   * properties `order_id`, `reason`, `provider: 'Trustpilot'` and `transport`, never an email address
+   * or a name. None for `retrying`, nor for an order already invited or pending. They go with
+   * `integrations: { Trustpilot: false }`. Off by default: each is an event on your Segment bill.
+   * @defaultValue `false`
+   */
+  trackOutcomes?: boolean
 }
+
+/** What a destination middleware is handed: `obj` is a copy of the event, its own to change. */
+export interface TrustpilotPayload {
+  obj: Record<string, any>
+}
+
+/**
+ * A destination middleware, as `analytics.addDestinationMiddleware('Trustpilot', fn)` (or `'*'`)
+ * hands it to the plugin: `next(payload)` passes the order on, changed or not; `next(null)`, or
+ * returning without calling `next`, drops it. Only `payload.obj` is given (analytics-next's payload is
+ * a Facade with helpers too; read and change `obj`).
+ */
+export type TrustpilotMiddleware = (params: {
+  payload: TrustpilotPayload
+  integration: string
+  next(payload: TrustpilotPayload | null): void
+}) => void | Promise<void>
 
 /**
  * What became of an `Order Completed`, emitted on analytics as `'trustpilot'`:
@@ -59,8 +85,8 @@ export interface TrustpilotSettings {
  */
 export interface TrustpilotOutcome {
   /**
-   * `sent`: Trustpilot accepted it. `skipped`: not sent (invalid event, consent, audience, already
-   * invited). `retrying`: a transient failure, another attempt is scheduled. `failed`: given up.
+   * `sent`: Trustpilot accepted it. `skipped`: not sent (invalid event, consent, audience, dropped by
+   * destination middleware, already invited). `retrying`: a transient failure, another attempt is scheduled. `failed`: given up.
    */
   status: 'sent' | 'skipped' | 'retrying' | 'failed'
   /** The order's reference (`order_id` as a string), when the event had one. */

@@ -16,6 +16,7 @@ describe('settings', () => {
     assert.equal(s.maxAttempts, 10)
     assert.equal(s.maxAgeMs, 72 * 3_600_000)
     assert.equal(s.transport, 'api')
+    assert.equal(s.trackOutcomes, false)
     assert.equal(s.consentCategories, undefined)
     assert.deepEqual(s.excludeAudiences, [])
   })
@@ -69,9 +70,16 @@ describe('settings', () => {
     ['locale', {}],
     ['source', 1],
     ['transport', 'beacon'],
+    ['trackOutcomes', 'true'],
+    ['trackOutcomes', 1],
   ]
   for (const [name, value] of badValues) {
     test(`${name} = ${JSON.stringify(value)} throws naming ${name}`, () => {
+      if (name === 'trackOutcomes') {
+        assert.throws(() => resolve({ apiKey: 'k', trackOutcomes: value }), {
+          message: 'Trustpilot: setting "trackOutcomes" must be true or false',
+        })
+      }
       assert.throws(() => resolve({ apiKey: 'k', [name]: value }), {
         name: 'TypeError',
         message: new RegExp(`"${name}"`),
@@ -93,7 +101,9 @@ describe('settings', () => {
         templateId: empty,
         consentCategories: empty,
         excludeAudiences: empty,
+        trackOutcomes: empty,
       })
+      assert.equal(s.trackOutcomes, false)
       assert.deepEqual(
         [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeMs, s.transport, s.tags, s.templateId],
         ['InvitationScript', false, 10_000, 10, 72 * 3_600_000, 'api', undefined, undefined],

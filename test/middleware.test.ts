@@ -1,0 +1,281 @@
+/**
+ * Segment's controls over the plugin, in Node: destination middleware (`addMiddleware`, as
+ * `analytics.addDestinationMiddleware` calls it) and outcomes tracked back into Segment
+ * (`trackOutcomes`). The entry and the real delivery module, sending to msw's fake Trustpilot.
+ */
+import assert from 'node:assert/strict'
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
+import type { Context, Plugin } from '@segment/analytics-next'
+import { orderKeyPrefix } from '../src/keys'
+import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/plugin'
+import { resolveSettings } from '../src/settings'
+import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
+import { API_KEY, SEED_PROPERTIES } from './fixtures'
+import { fakeTrustpilot } from './handlers'
+import { MemoryStorage, mswServer } from './helpers'
+
+const fake = fakeTrustpilot()
+const server = mswServer(fake)
+before(() => server.listen({ onUnhandledRequest: 'error' }))
+after(() => server.close())
+
+let storage: MemoryStorage
+beforeEach(() => {
+  fake.requests.length = 0
+  fake.script.length = 0
+  storage = new MemoryStorage()
+  ;(globalThis as { localStorage?: Storage }).localStorage = storage
+})
+afterEach(() => {
+  delete (globalThis as { localStorage?: Storage }).localStorage
+})
+
+const realModule: LoadDelivery = () => import('../src/delivery')
+
+interface Tracked {
+  event: string
+  properties: Record<string, unknown>
+  options: Record<string, unknown>
+}
+
+/** A page: the plugin loaded into a stand-in of analytics that records outcomes and track calls. */
+async function pageWith(settings: Record<string, unknown> = {}, ...middleware: TrustpilotMiddleware[]) {
+  const outcomes: TrustpilotOutcome[] = []
+  const tracked: Tracked[] = []
+  const plugin: TrustpilotPlugin = createPlugin(
+    resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }),
+    realModule,
+  )
+  if (middleware.length) plugin.addMiddleware(...middleware)
+  const analytics = {
+    user: () => ({ traits: () => ({}) }),
+    emit: (name: string, outcome: TrustpilotOutcome) => name === 'trustpilot' && outcomes.push(outcome),
+    track: async (event: string, properties: Record<string, unknown>, options: Record<string, unknown>) => {
+      tracked.push({ event, properties, options })
+    },
+  }
+  await plugin.load({} as Context, analytics as never)
+  let messageId = 0
+  const track = (properties: Record<string, unknown>, event = 'Order Completed') => {
+    const ctx = {
+      event: {
+        type: 'track',
+        event,
+        properties,
+        context: { page: { url: 'https://shop.example/thanks' } },
+        integrations: {},
+        messageId: `m-${++messageId}`,
+        userId: 'u-1',
+      },
+      log: () => {},
+    } as unknown as Context
+    return { ctx, result: (plugin as Required<Plugin>).track(ctx) }
+  }
+  return { plugin, track, outcomes, tracked }
+}
+
+const keptOrders = () =>
+  Array.from({ length: storage.length }, (_, i) => storage.key(i) as string).filter((key) =>
+    key.startsWith(orderKeyPrefix(API_KEY)),
+  )
+const until = async (done: () => boolean, ms = 2_000) => {
+  for (const start = Date.now(); !done(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting')
+  }
+}
+const sentReferences = () => fake.requests.map((request) => request.body.referenceId)
+
+describe('destination middleware', () => {
+  test('each gets a copy of the whole event, in the order added, and the last one hands on what is mapped', async () => {
+    const seen: Array<{ integration: string; orderId: unknown; url: unknown; userId: unknown }> = []
+    const page = await pageWith(
+      {},
+      ({ payload, integration, next }) => {
+        seen.push({
+          integration,
+          orderId: payload.obj.properties.order_id,
+          url: payload.obj.context.page.url,
+          userId: payload.obj.userId,
+        })
+        payload.obj.properties.order_id = 'first-changed'
+        next(payload)
+      },
+      async ({ payload, integration, next }) => {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        seen.push({ integration, orderId: payload.obj.properties.order_id, url: undefined, userId: undefined })
+        next({ obj: { ...payload.obj, properties: { ...payload.obj.properties, order_id: 'second-changed' } } })
+      },
+    )
+    const { ctx, result } = page.track({ ...SEED_PROPERTIES })
+    await result
+    await until(() => page.outcomes.some((o) => o.status === 'sent'))
+    assert.deepEqual(seen, [
+      {
+        integration: 'Trustpilot',
+        orderId: SEED_PROPERTIES.order_id,
+        url: 'https://shop.example/thanks',
+        userId: 'u-1',
+      },
+      { integration: 'Trustpilot', orderId: 'first-changed', url: undefined, userId: undefined },
+    ])
+    assert.deepEqual(sentReferences(), ['second-changed', 'second-changed'])
+    // A copy: the event analytics-next holds (and hands to other destinations) is not changed.
+    assert.equal((ctx.event.properties as Record<string, unknown>).order_id, SEED_PROPERTIES.order_id)
+  })
+
+  for (const [how, middleware] of [
+    ['next(null)', (({ next }) => next(null)) as TrustpilotMiddleware],
+    ['returning without next', (() => {}) as TrustpilotMiddleware],
+    ['next with no payload object', (({ next }) => next({} as never)) as TrustpilotMiddleware],
+  ] as const) {
+    test(`${how} drops the order: nothing sent, skipped "dropped by destination middleware"`, async () => {
+      const page = await pageWith({}, middleware)
+      await page.track({ ...SEED_PROPERTIES, order_id: 'dropped' }).result
+      await until(() => page.outcomes.length > 0)
+      assert.deepEqual(page.outcomes, [
+        { status: 'skipped', referenceId: 'dropped', reason: 'dropped by destination middleware' },
+      ])
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      assert.deepEqual(fake.requests, [])
+      assert.deepEqual(keptOrders(), [], 'a dropped order is final: no longer kept')
+    })
+  }
+
+  test('one that throws: skipped with a reason saying so, never sent unmodified, nothing thrown', async () => {
+    const page = await pageWith({}, () => {
+      throw new TypeError('test@example.com is not allowed')
+    })
+    await page.track({ ...SEED_PROPERTIES, order_id: 'threw' }).result
+    await until(() => page.outcomes.length > 0)
+    assert.deepEqual(page.outcomes, [
+      { status: 'skipped', referenceId: 'threw', reason: 'destination middleware threw TypeError; not sent' },
+    ])
+    assert.deepEqual(fake.requests, [])
+  })
+
+  test('one that never finishes is given timeoutMs, then the order is skipped', async () => {
+    const page = await pageWith({ timeoutMs: 100 }, () => new Promise(() => {}))
+    const started = Date.now()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'hung' }).result
+    const waited = Date.now() - started
+    assert.ok(waited >= 90 && waited < 1_000, `track waited ${waited} ms`)
+    assert.deepEqual(page.outcomes, [
+      {
+        status: 'skipped',
+        referenceId: 'hung',
+        reason: 'destination middleware did not finish within 100 ms; not sent',
+      },
+    ])
+    assert.deepEqual(fake.requests, [])
+  })
+
+  test('the order is kept before any middleware runs, and a later page runs its own middleware on it', async () => {
+    const first = await pageWith({}, () => new Promise(() => {}))
+    // The delivery module is loaded by the first order; the second one finds it there.
+    first.track({ ...SEED_PROPERTIES, order_id: 'warm-up' })
+    await until(() => first.outcomes.length > 0)
+    first.track({ ...SEED_PROPERTIES, order_id: 'kept' })
+    assert.equal(keptOrders().length, 1, 'kept while the middleware runs, before track awaits anything')
+    first.plugin.unload?.({} as Context, {} as never)
+
+    const changedBy: string[] = []
+    const later = await pageWith({}, ({ payload, next }) => {
+      changedBy.push(String(payload.obj.properties.order_id))
+      payload.obj.properties.order_id = `${payload.obj.properties.order_id}-later`
+      next(payload)
+    })
+    await until(() => later.outcomes.some((o) => o.status === 'sent'))
+    assert.deepEqual(changedBy, ['kept'])
+    assert.deepEqual(sentReferences(), ['kept-later', 'kept-later'])
+    assert.deepEqual(keptOrders(), [])
+  })
+
+  test('without middleware, an order goes to the module within track, as before', async () => {
+    const page = await pageWith()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
+    const { ctx, result } = page.track({ ...SEED_PROPERTIES, order_id: 'second' })
+    assert.equal(result, ctx)
+    assert.deepEqual(keptOrders(), [])
+  })
+})
+
+describe('trackOutcomes', () => {
+  const outcomeEvents = (tracked: Tracked[]) => tracked.map(({ event, properties }) => [event, properties])
+
+  test('each final outcome is one track, with the reference, reason, provider and transport, and no personal data', async () => {
+    const page = await pageWith({ trackOutcomes: true })
+    await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
+    await until(() => page.tracked.length === 1)
+    page.track({ order_id: 'no-email' })
+    await until(() => page.tracked.length === 2)
+    fake.script.push(400)
+    page.track({ ...SEED_PROPERTIES, order_id: 'refused' })
+    await until(() => page.tracked.length === 3)
+    assert.deepEqual(outcomeEvents(page.tracked), [
+      [
+        'Review Invitation Sent',
+        { order_id: 'ok', reason: 'accepted by Trustpilot', provider: 'Trustpilot', transport: 'api' },
+      ],
+      [
+        'Review Invitation Skipped',
+        {
+          order_id: 'no-email',
+          reason: "no email in properties.email, context.traits.email or the user's traits",
+          provider: 'Trustpilot',
+          transport: 'api',
+        },
+      ],
+      [
+        'Review Invitation Failed',
+        {
+          order_id: 'refused',
+          reason: 'Trustpilot rejected the invitation (HTTP 400)',
+          provider: 'Trustpilot',
+          transport: 'api',
+        },
+      ],
+    ])
+    for (const { options } of page.tracked) assert.deepEqual(options, { integrations: { Trustpilot: false } })
+    const everything = JSON.stringify(page.tracked)
+    assert.doesNotMatch(everything, /test@example\.com|John|Johnson/)
+  })
+
+  test('none for retrying, none for the same order again, and none for a reference that was not valid', async () => {
+    const page = await pageWith({ trackOutcomes: true })
+    fake.script.push(503)
+    await page.track({ ...SEED_PROPERTIES, order_id: 'flaky' }).result
+    await until(() => page.outcomes.some((o) => o.status === 'retrying'))
+    await until(() => page.outcomes.some((o) => o.status === 'sent'), 5_000)
+    page.track({ ...SEED_PROPERTIES, order_id: 'flaky' })
+    await until(() => page.outcomes.some((o) => o.reason === 'already invited or pending'))
+    page.track({ ...SEED_PROPERTIES, order_id: 'x'.repeat(256) })
+    await until(() => page.tracked.length === 2)
+    assert.deepEqual(
+      page.tracked.map(({ event, properties }) => [event, properties.order_id]),
+      [
+        ['Review Invitation Sent', 'flaky'],
+        ['Review Invitation Skipped', undefined],
+      ],
+    )
+  })
+
+  test('off by default: no track at all', async () => {
+    const page = await pageWith()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'quiet' }).result
+    page.track({ order_id: 'no-email' })
+    await until(() => page.outcomes.filter((o) => o.status !== 'retrying').length === 2)
+    assert.deepEqual(page.tracked, [])
+  })
+
+  test('a middleware-dropped order is tracked as skipped, with the reason', async () => {
+    const page = await pageWith({ trackOutcomes: true }, ({ next }) => next(null))
+    await page.track({ ...SEED_PROPERTIES, order_id: 'gated' }).result
+    await until(() => page.tracked.length === 1)
+    assert.deepEqual(outcomeEvents(page.tracked), [
+      [
+        'Review Invitation Skipped',
+        { order_id: 'gated', reason: 'dropped by destination middleware', provider: 'Trustpilot', transport: 'api' },
+      ],
+    ])
+  })
+})
