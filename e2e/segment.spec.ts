@@ -8,11 +8,11 @@ import type { Page } from '@playwright/test'
 import type { StandIn } from '../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import { ANALYTICS_NEXT_ALIASES, analyticsNextOption, PINNED_ANALYTICS_NEXT } from './support/analytics-versions'
+import { CONSENT_CDN_SETTINGS, DENIED, DROPPED, GRANTED, MAPPINGS } from './support/consent'
 import { expect, remotePluginCdnSettings, type Shop, type StartOptions, test } from './support/fixtures'
 
 const settings = { apiKey: API_KEY }
 const SEED_ID = SEED_FIRST_BODY.referenceId
-const DROPPED = 'dropped by destination middleware'
 
 /** The core flows run on the peer range's floor, on 1.68.0 and on the pinned latest. */
 const CORE_VERSIONS = ['1.55.0', '1.68.0', PINNED_ANALYTICS_NEXT]
@@ -311,23 +311,6 @@ for (const version of CORE_VERSIONS) {
       })
     }
   })
-}
-
-/**
- * Segment's consent tools (@segment/analytics-consent-tools, createWrapper) as a shop sets them up:
- * Trustpilot in the category Marketing, the Recorder (any other destination) in Analytics. The buyer
- * allows Analytics either way, so events still flow and only Trustpilot's category is in question.
- */
-const MAPPINGS = { Trustpilot: ['Marketing'], Recorder: ['Analytics'] }
-const DENIED = { Analytics: true, Marketing: false }
-const GRANTED = { Analytics: true, Marketing: true }
-/** The same categories as the Segment app puts them in the CDN settings, for each destination. */
-const CONSENT_CDN_SETTINGS = {
-  integrations: {
-    Trustpilot: { consentSettings: { categories: ['Marketing'] } },
-    Recorder: { consentSettings: { categories: ['Analytics'] } },
-  },
-  consentSettings: { allCategories: ['Analytics', 'Marketing'], hasUnmappedDestinations: false },
 }
 
 /** The paths of the scripts the page loaded: whether analytics-next loaded the remote plugin. */
