@@ -236,8 +236,21 @@ for (const version of CORE_VERSIONS) {
           expect(trustpilotApi.requests.map((r) => r.body)).toEqual(CHANGED_BODIES)
           const outcomes = await shop.outcomes()
           if (route.wrapped) {
-            // ActionDestination drops the order before the plugin sees it: no outcome at all.
+            // ActionDestination drops the order before the plugin sees it: no outcome at all, only a
+            // warning in the event's own context (it cancels the context, analytics-next logs that).
             expect(outcomes).toEqual([{ status: 'sent', referenceId: SEED_ID, reason: 'accepted by Trustpilot' }])
+            const logs = await page.evaluate(async () => {
+              const ctx = await (window as any).analytics.track('Order Completed', { order_id: 'drop-me' })
+              return ctx.logs().map((l: any) => ({ level: l.level, message: l.message, extras: l.extras }))
+            })
+            expect(logs).toContainEqual({
+              level: 'warn',
+              message: 'plugin Error',
+              extras: expect.objectContaining({
+                plugin: 'Trustpilot',
+                error: expect.objectContaining({ reason: DROPPED }),
+              }),
+            })
           } else {
             expect(outcomes).toEqual([
               { status: 'skipped', referenceId: 'drop-me', reason: DROPPED },
@@ -407,6 +420,27 @@ for (const version of CONSENT_VERSIONS) {
       await open(shop, { ...optOut(DENIED, 'mappings'), register: 'none' }, ['register'])
       await shop.track('Order Completed', SEED_PROPERTIES)
       expect(await shop.waitForOutcome('skipped', SEED_ID)).toMatchObject({ reason: DROPPED })
+      expect(trustpilotApi.requests).toEqual([])
+    })
+
+    test("opt-out, Marketing denied, the remote plugin: analytics-next's wrapper applies their middleware, the plugin never sees the order", async ({
+      shop,
+      page,
+      trustpilotApi,
+      baseURL,
+    }) => {
+      await shop.open({
+        via: 'none',
+        analyticsNext,
+        consent: { model: 'opt-out', categories: DENIED, integrationCategoryMappings: MAPPINGS },
+        cdnSettings: remotePluginCdnSettings(baseURL, shop.withEndpoint(settings)),
+      })
+      expect(await scriptPaths(page)).toContain('/dist/trustpilot.global.js')
+      await shop.track('Order Completed', SEED_PROPERTIES)
+      expect((await recordedOrder(page)).properties.order_id).toBe(SEED_ID)
+      // Nothing reported: ActionDestination dropped it before the plugin's track.
+      await page.waitForTimeout(300)
+      expect(await shop.outcomes()).toEqual([])
       expect(trustpilotApi.requests).toEqual([])
     })
 
