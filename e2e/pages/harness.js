@@ -21,8 +21,15 @@ window.received = []
 window.outcomes = []
 window.errors = []
 
+// What the Recorder got, whole enough to check what other destinations see: the properties and
+// the integrations object (window.received stays the short form older tests compare). Kept as
+// given, never copied here: the fuzz tests send events no JSON.stringify survives (or finishes).
+window.receivedEvents = []
+
 const record = (type) => (ctx) => {
   window.received.push({ type, event: ctx.event.event })
+  const { event, properties, integrations } = ctx.event
+  window.receivedEvents.push({ type, event, properties, integrations })
   return ctx
 }
 const recorder = {
@@ -48,16 +55,54 @@ const loadScript = (src) =>
     document.head.appendChild(script)
   })
 
-window.start = async ({ via = 'module', base = '', settings, cdnSettings = {}, loadOptions = {} }) => {
+/**
+ * start(options) loads analytics-next offline with the plugin and the Recorder. Options beside
+ * via, base, settings, cdnSettings and loadOptions:
+ * - analyticsNext: '<version>' runs on that version's npm build (e2e/.build/analytics-next-<version>.js,
+ *   one per alias in package.json) in place of the pinned one the page loaded.
+ * - register: how the Trustpilot plugin is added. 'plugins' (default): AnalyticsBrowser.load({ plugins });
+ *   'after': analytics.register(plugin) once analytics-next has loaded; 'none': not at all, left at
+ *   window.trustpilotPlugin for the test.
+ * - consent: { model: 'opt-in' | 'opt-out', categories, integrationCategoryMappings? }: Segment's consent
+ *   tools (createWrapper) wrap analytics before load, with those categories as the buyer's choice.
+ * window.beforeLoad(browser, plugin), when a test defines it, runs just before browser.load(): what a
+ * shop calls on the AnalyticsBrowser while it buffers.
+ */
+window.start = async ({
+  via = 'module',
+  base = '',
+  settings,
+  cdnSettings = {},
+  loadOptions = {},
+  analyticsNext,
+  register = 'plugins',
+  consent,
+}) => {
+  if (analyticsNext) await loadScript(`/e2e/.build/analytics-next-${analyticsNext}.js`)
   const plugins = [recorder]
+  let plugin
   if (via === 'module') {
     const { trustpilot } = await import(`${base}/dist/index.js`)
-    plugins.unshift(trustpilot(settings))
+    plugin = trustpilot(settings)
   } else if (via === 'global') {
     await loadScript(`${base}/dist/trustpilot.global.js`)
-    plugins.unshift(window.trustpilotDestination(settings))
+    plugin = window.trustpilotDestination(settings)
   }
-  const browser = window.AnalyticsBrowser.load(
+  if (plugin && register === 'plugins') plugins.unshift(plugin)
+  window.trustpilotPlugin = plugin
+  const browser = new window.AnalyticsBrowser()
+  if (consent) {
+    await loadScript('/e2e/.build/analytics-consent-tools.js')
+    window.AnalyticsConsentTools.createWrapper({
+      shouldLoadSegment: (ctx) => ctx.load({ consentModel: consent.model }),
+      getCategories: () => consent.categories,
+      integrationCategoryMappings: consent.integrationCategoryMappings,
+    })(browser)
+  }
+  window.beforeLoad?.(browser, plugin)
+  // The consent tools' load returns a promise, analytics-next's own the browser: either way, the
+  // browser is what resolves to analytics.
+  browser.load(
     {
       writeKey: 'test-write-key',
       cdnSettings: { integrations: {}, metrics: { sampleRate: 0 }, ...cdnSettings },
@@ -75,5 +120,6 @@ window.start = async ({ via = 'module', base = '', settings, cdnSettings = {}, l
   )
   browser.on('error', (e) => window.errors.push({ code: e.code, reason: e.reason?.name, message: e.reason?.message }))
   const [analytics] = await browser
+  if (plugin && register === 'after') await analytics.register(plugin)
   window.analytics = analytics
 }

@@ -27,6 +27,16 @@ export interface StartOptions {
   settings?: Record<string, unknown>
   cdnSettings?: Record<string, unknown>
   loadOptions?: Record<string, unknown>
+  /** Run on this analytics-next (an alias in package.json, e2e/support/analytics-versions.ts); the pinned one when absent. */
+  analyticsNext?: string
+  /** How the plugin is added: `AnalyticsBrowser.load({ plugins })` (default), `analytics.register` after load, or not. */
+  register?: 'plugins' | 'after' | 'none'
+  /** Segment's consent tools wrap analytics (createWrapper) in this model, with these categories the buyer's. */
+  consent?: {
+    model: 'opt-in' | 'opt-out'
+    categories: Record<string, boolean>
+    integrationCategoryMappings?: Record<string, string[]>
+  }
 }
 
 export interface Outcome {

@@ -13,6 +13,7 @@ import type { StandIn } from '../../scripts/stand-in'
 import { startExample } from '../../scripts/start'
 import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
+import { DENIED, DROPPED, GRANTED, MAPPINGS } from '../support/consent'
 import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
 import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'
 import { waitUntil } from '../support/webkitgtk'
@@ -510,3 +511,45 @@ test('example shop: an order the buyer leaves right after track is delivered by 
     await example.close()
   }
 })
+
+// Issue 17: Segment's controls reach the plugin in WebKit too (e2e/segment.spec.ts has the rest).
+
+test("a shop's destination middleware drops an order: no request, skipped; the next order is sent", async ({
+  shop,
+  trustpilotApi,
+}) => {
+  await shop.open({ settings: { apiKey: API_KEY } })
+  await shop.driver.executeScript(
+    `window.analytics.addDestinationMiddleware('Trustpilot', ({ payload, next }) =>
+      next(payload.obj.properties.order_id === 'drop-me' ? null : payload))`,
+  )
+  await shop.track('Order Completed', { order_id: 'drop-me', email: 'drop@example.com' })
+  expect(await shop.waitForOutcome('skipped', 'drop-me')).toMatchObject({ reason: DROPPED })
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  await shop.waitForOutcome('sent', SEED_FIRST_BODY.referenceId)
+  // Requests go in call order: the dropped order, sent, would be first.
+  expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+})
+
+for (const [choice, categories] of [
+  ['denied', DENIED],
+  ['granted', GRANTED],
+] as const) {
+  test(`Segment's consent tools, opt-out, Marketing ${choice}: ${choice === 'denied' ? 'their middleware drops the order' : 'sent'}`, async ({
+    shop,
+    trustpilotApi,
+  }) => {
+    await shop.open({
+      settings: { apiKey: API_KEY },
+      consent: { model: 'opt-out', categories, integrationCategoryMappings: MAPPINGS },
+    })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    if (choice === 'denied') {
+      expect(await shop.waitForOutcome('skipped', SEED_FIRST_BODY.referenceId)).toMatchObject({ reason: DROPPED })
+      expect(trustpilotApi.requests).toEqual([])
+    } else {
+      await shop.waitForOutcome('sent', SEED_FIRST_BODY.referenceId)
+      expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+    }
+  })
+}
