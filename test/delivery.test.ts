@@ -1,0 +1,284 @@
+/**
+ * The delivery module (delivery.ts) as the entry starts it: an order page that Trustpilot answers
+ * never loads the outbox; a transient failure loads it, and it takes the retry; an outbox that can't
+ * load leaves the invitation stored and says so. Which modules load is watched with a resolve hook.
+ */
+import assert from 'node:assert/strict'
+import { register } from 'node:module'
+import { after, before, beforeEach, describe, mock, test } from 'node:test'
+import { MessageChannel } from 'node:worker_threads'
+import type { Context } from '@segment/analytics-next'
+import { startDelivery } from '../src/delivery'
+import { orderOf } from '../src/inbox'
+import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
+import { resolveSettings } from '../src/settings'
+import type { TrustpilotOutcome } from '../src/types'
+import { API_KEY, SEED_PROPERTIES } from './fixtures'
+import { fakeTrustpilot } from './handlers'
+import { MemoryStorage, mswServer } from './helpers'
+
+/** Counts imports of the delivery module's parts, and fails the next `failOutbox` of the outbox. */
+const hooks = `
+let port
+let failOutbox = 0
+export function initialize(data) {
+  port = data.port
+  port.on('message', (n) => {
+    failOutbox = n
+    port.postMessage('ready')
+  })
+  port.unref()
+}
+export async function resolve(specifier, context, next) {
+  const part = /^\\.\\/(outbox|script-transport)\\.js$/.exec(specifier)?.[1]
+  if (part && context.parentURL?.includes('/src/delivery')) {
+    port.postMessage(part)
+    if (part === 'outbox' && failOutbox > 0) {
+      failOutbox--
+      throw new Error('offline')
+    }
+  }
+  return next(specifier, context)
+}
+`
+const channel = new MessageChannel()
+const imported: string[] = []
+let ready: () => void = () => {}
+channel.port1.on('message', (part: string) => (part === 'ready' ? ready() : imported.push(part)))
+channel.port1.unref()
+register(`data:text/javascript,${encodeURIComponent(hooks)}`, import.meta.url, {
+  data: { port: channel.port2 },
+  transferList: [channel.port2],
+})
+/** Tells the hooks thread, and waits until it has heard. */
+const failNextOutbox = (times: number) =>
+  new Promise<void>((resolve) => {
+    channel.port1.ref()
+    ready = () => {
+      channel.port1.unref()
+      resolve()
+    }
+    channel.port1.postMessage(times)
+  })
+
+const fake = fakeTrustpilot()
+const server = mswServer(fake)
+const storage = new MemoryStorage()
+before(() => {
+  server.listen({ onUnhandledRequest: 'error' })
+  ;(globalThis as { localStorage?: Storage }).localStorage = storage
+})
+after(() => {
+  server.close()
+  delete (globalThis as { localStorage?: Storage }).localStorage
+})
+beforeEach(() => {
+  fake.requests.length = 0
+  fake.script.length = 0
+  fake.fallback = 'protocol'
+  storage.clear()
+  storage.failWrites = false
+})
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const until = async (done: () => boolean, ms = 3_000) => {
+  for (const start = Date.now(); !done(); await sleep(5)) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting')
+  }
+}
+const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
+const order = (properties: Record<string, unknown>) =>
+  orderOf({ type: 'track', event: 'Order Completed', properties, context: {} }, {})
+
+function deliveryUnderTest(overrides: Record<string, unknown> = {}) {
+  const outcomes: Array<{ outcome: TrustpilotOutcome; ctx?: Context }> = []
+  const delivery = startDelivery({
+    settings: resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...overrides }),
+    notify: (outcome, _invitation, ctx) => outcomes.push({ outcome, ...(ctx ? { ctx } : {}) }),
+  })
+  const statuses = () => outcomes.map((o) => o.outcome.status)
+  return { delivery, outcomes, statuses }
+}
+
+describe('delivery module', () => {
+  // First: nothing in this process has loaded the outbox yet.
+  test('an order Trustpilot accepts is sent without loading the outbox', async () => {
+    const { delivery, statuses } = deliveryUnderTest()
+    delivery.take(order(SEED_PROPERTIES))
+    await until(() => statuses().includes('sent'))
+    assert.equal(fake.requests.length, 2)
+    await sleep(50) // what the hooks thread saw has arrived
+    assert.deepEqual(imported, [])
+    delivery.stop()
+  })
+
+  test('an outbox that cannot load: the invitation stays stored, the outcome says why; the next occasion loads it', async () => {
+    await failNextOutbox(1)
+    fake.script.push(503)
+    const { delivery, outcomes, statuses } = deliveryUnderTest()
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'offline' }))
+    await until(() => outcomes.length > 0)
+    assert.deepEqual(outcomes[0]?.outcome, {
+      status: 'retrying',
+      referenceId: 'offline',
+      reason: 'Trustpilot answered HTTP 503; the outbox did not load (Error: offline)',
+      error: outcomes[0]?.outcome.error,
+    })
+    assert.equal(outcomes[0]?.outcome.error?.name, 'RetryableError')
+    assert.equal(JSON.parse(storage.getItem(key('offline')) ?? '{}').step, 'invite', 'still stored')
+    // Back online: the outbox is imported again, and sends what waited.
+    delivery.retryNow()
+    await until(() => statuses().includes('sent') && imported.length >= 2)
+    assert.deepEqual(imported, ['outbox', 'outbox'])
+    assert.equal(fake.requests.length, 3)
+    delivery.stop()
+  })
+
+  test('a transient failure is the outbox’s to retry: counted, stored with its backoff, then sent', async () => {
+    fake.script.push(500)
+    const { delivery, outcomes, statuses } = deliveryUnderTest()
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'again' }))
+    await until(() => outcomes.length > 0)
+    assert.equal(outcomes[0]?.outcome.status, 'retrying')
+    assert.match(outcomes[0]!.outcome.reason, /^Trustpilot answered HTTP 500; attempt 1 failed, next in \d+ s$/)
+    const entry = JSON.parse(storage.getItem(key('again')) ?? '{}')
+    assert.equal(entry.attempts, 1)
+    assert.ok(entry.nextAt > Date.now())
+    // New orders now go through the outbox, and back online what waited goes at once.
+    delivery.retryNow()
+    await until(() => statuses().includes('sent'))
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'next' }))
+    await until(() => statuses().filter((s) => s === 'sent').length === 2)
+    delivery.stop()
+  })
+
+  test('what earlier pages stored goes out on flush; a stopped delivery starts nothing', async () => {
+    const entry = (id: string) => ({
+      invitation: {
+        body: { recipientEmail: `${id}@x.io`, referenceId: id, source: 'x' },
+        products: [],
+        productSkus: [],
+      },
+      step: 'products',
+      attempts: 1,
+      createdAt: Date.now(),
+      nextAt: 0,
+    })
+    storage.setItem(key('left'), JSON.stringify(entry('left')))
+    const first = deliveryUnderTest()
+    first.delivery.flush()
+    await until(() => first.statuses().includes('sent'))
+    assert.deepEqual(
+      fake.requests.map((r) => r.body.referenceId),
+      ['left'],
+    )
+    const second = deliveryUnderTest()
+    second.delivery.take(order({ ...SEED_PROPERTIES, order_id: 'warm' }))
+    await until(() => second.statuses().includes('sent'))
+    second.delivery.flush()
+    await sleep(20)
+    second.delivery.stop()
+    storage.setItem(key('late'), JSON.stringify(entry('late')))
+    second.delivery.flush()
+    second.delivery.retryNow()
+    await sleep(50)
+    assert.equal(storage.getItem(key('late')) !== null, true, 'left for a later page')
+    assert.equal(fake.requests.filter((r) => r.body.referenceId === 'late').length, 0)
+  })
+
+  test('back from the back/forward cache, the outbox sends what came due while the page slept', async () => {
+    fake.script.push(500)
+    const { delivery, statuses } = deliveryUnderTest()
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'slept' }))
+    await until(() => statuses().includes('retrying'))
+    delivery.setLeaving(true)
+    const entry = JSON.parse(storage.getItem(key('slept')) ?? '{}')
+    storage.setItem(key('slept'), JSON.stringify({ ...entry, nextAt: 0 }))
+    await sleep(20)
+    assert.equal(fake.requests.length, 1, 'nothing starts while the page is away')
+    delivery.setLeaving(false)
+    await until(() => statuses().includes('sent'))
+    delivery.stop()
+  })
+
+  test('a kept order is dropped from the inbox once it is in the outbox, or skipped', async () => {
+    const { delivery, outcomes } = deliveryUnderTest()
+    const kept = `${orderKeyPrefix(API_KEY)}m-1`
+    storage.setItem(kept, '{}')
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'kept' }), undefined, kept)
+    assert.equal(storage.getItem(kept), null)
+    assert.notEqual(storage.getItem(key('kept')), null, 'in the outbox by then')
+    const invalid = `${orderKeyPrefix(API_KEY)}m-2`
+    storage.setItem(invalid, '{}')
+    const ctx = { log() {} } as unknown as Context
+    delivery.take(order({ order_id: 'no-email' }), ctx, invalid)
+    assert.equal(storage.getItem(invalid), null)
+    assert.equal(outcomes.at(-1)?.outcome.status, 'skipped')
+    assert.equal(outcomes.at(-1)?.ctx, ctx, 'reported in the track that carried it')
+    // Junk a page kept under our key: skipped like any invalid order.
+    delivery.take(undefined as never)
+    assert.deepEqual(outcomes.at(-1)?.outcome, {
+      status: 'skipped',
+      referenceId: undefined,
+      reason: 'not an Order Completed track event',
+    })
+    await until(() => outcomes.some((o) => o.outcome.status === 'sent'))
+    delivery.stop()
+  })
+
+  test('a storage problem goes to the console, without debug, naming the plugin', async () => {
+    const warn = mock.method(console, 'warn', () => {})
+    try {
+      storage.failWrites = true
+      const { delivery, statuses } = deliveryUnderTest()
+      delivery.take(order({ ...SEED_PROPERTIES, order_id: 'full' }))
+      assert.equal(warn.mock.callCount(), 1)
+      assert.match(String(warn.mock.calls[0]?.arguments[0]), /^Trustpilot: localStorage failed \(QuotaExceededError\)/)
+      await until(() => statuses().includes('sent'))
+      delivery.stop()
+    } finally {
+      warn.mock.restore()
+    }
+  })
+
+  test("transport 'script': Trustpilot's script is loaded on demand and delivers", async () => {
+    const given: unknown[][] = []
+    const tp = (...args: unknown[]) => {
+      given.push(args)
+      if (args[0] === 'createInvitation') queueMicrotask(() => listener?.())
+      if (args[0] === 'on') listener = args[2] as () => void
+    }
+    let listener: (() => void) | undefined
+    const scripts: Array<{ src?: string; onload?: () => void }> = []
+    const page = globalThis as unknown as { document?: unknown; tp?: unknown }
+    page.document = {
+      createElement: () => ({}),
+      head: {
+        append(script: { src?: string; onload?: () => void }) {
+          scripts.push(script)
+          page.tp = tp
+          setTimeout(() => script.onload?.(), 5)
+        },
+      },
+    }
+    try {
+      const { delivery, statuses } = deliveryUnderTest({ transport: 'script' })
+      assert.equal(scripts.length, 0, 'nothing loaded before an order')
+      delivery.take(order({ ...SEED_PROPERTIES, order_id: 'scripted' }))
+      await until(() => statuses().includes('sent'))
+      assert.equal(scripts.length, 1)
+      assert.match(scripts[0]?.src ?? '', /\/tp\.min\.js$/)
+      assert.equal(
+        (given.find((args) => args[0] === 'createInvitation')?.[1] as { referenceId?: string } | undefined)
+          ?.referenceId,
+        'scripted',
+      )
+      assert.equal(fake.requests.length, 0, 'no request of its own')
+      await until(() => imported.includes('script-transport'))
+      delivery.stop()
+    } finally {
+      delete page.document
+      delete page.tp
+    }
+  })
+})

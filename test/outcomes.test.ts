@@ -1,0 +1,323 @@
+/**
+ * The entry (plugin.ts) as the shop sees it: what each outcome tells the host page (its events, the
+ * event's log, the console only with debug), and how the page's own events (pagehide, pageshow)
+ * reach delivery, even before the delivery module is there.
+ */
+import assert from 'node:assert/strict'
+import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test'
+import type { Context, Plugin } from '@segment/analytics-next'
+import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
+import { createPlugin, type LoadDelivery } from '../src/plugin'
+import { resolveSettings } from '../src/settings'
+import type { TrustpilotOutcome } from '../src/types'
+import { API_KEY, SEED_PROPERTIES } from './fixtures'
+import { fakeTrustpilot } from './handlers'
+import { MemoryStorage, mswServer } from './helpers'
+
+const fake = fakeTrustpilot()
+const server = mswServer(fake)
+// Node has no window events: give globalThis an EventTarget's, as a page has.
+const target = new EventTarget()
+const events = globalThis as unknown as Record<string, unknown>
+const METHODS = ['addEventListener', 'removeEventListener', 'dispatchEvent']
+before(() => {
+  server.listen({ onUnhandledRequest: 'error' })
+  for (const method of METHODS) {
+    events[method] = (target as unknown as Record<string, (...args: never[]) => unknown>)[method]!.bind(target)
+  }
+})
+after(() => {
+  server.close()
+  for (const method of METHODS) delete events[method]
+})
+let storage: MemoryStorage
+const plugins: Plugin[] = []
+beforeEach(() => {
+  fake.requests.length = 0
+  fake.script.length = 0
+  fake.fallback = 'protocol'
+  storage = new MemoryStorage()
+  ;(globalThis as { localStorage?: Storage }).localStorage = storage
+})
+afterEach(() => {
+  for (const plugin of plugins.splice(0)) plugin.unload?.({} as Context, {} as never)
+  delete (globalThis as { localStorage?: Storage }).localStorage
+})
+
+const realModule: LoadDelivery = () => import('../src/delivery')
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const until = async (done: () => boolean, ms = 3_000) => {
+  for (const start = Date.now(); !done(); await sleep(5)) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting')
+  }
+}
+const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
+
+interface Emitted {
+  name: string
+  payload: unknown
+}
+
+/** A loaded plugin in a stand-in of analytics that records every event the plugin emits. */
+async function pageWith(
+  load: LoadDelivery = realModule,
+  settings: Record<string, unknown> = {},
+  analytics: Record<string, unknown> = {},
+) {
+  const emitted: Emitted[] = []
+  const plugin = createPlugin(resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }), load)
+  plugins.push(plugin)
+  await plugin.load(
+    {} as Context,
+    {
+      user: () => ({ traits: () => ({}) }),
+      emit: (name: string, payload: unknown) => emitted.push({ name, payload }),
+      ...analytics,
+    } as never,
+  )
+  const outcomes = () => emitted.filter((e) => e.name === 'trustpilot').map((e) => e.payload as TrustpilotOutcome)
+  const track = (properties: Record<string, unknown>, messageId: string | undefined = `m-${Math.random()}`) => {
+    const logs: Array<[string, string]> = []
+    const ctx = {
+      event: { type: 'track', event: 'Order Completed', properties, context: {}, integrations: {}, messageId },
+      log: (level: string, message: string) => logs.push([level, message]),
+    } as unknown as Context
+    return { result: (plugin as Required<Plugin>).track(ctx), logs, ctx }
+  }
+  return { plugin, emitted, outcomes, track }
+}
+
+/** Records console.info, warn and error while `run` runs. */
+async function console_(run: () => Promise<void>) {
+  const calls: Array<[string, unknown[]]> = []
+  const mocks = (['info', 'warn', 'error'] as const).map((level) =>
+    mock.method(console, level, (...args: unknown[]) => calls.push([level, args])),
+  )
+  try {
+    await run()
+  } finally {
+    for (const m of mocks) m.mock.restore()
+  }
+  return calls
+}
+
+describe('what the host page hears', () => {
+  test('without debug, the console hears nothing, whatever happens', async () => {
+    const calls = await console_(async () => {
+      fake.script.push(201)
+      const page = await pageWith()
+      await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
+      await until(() => page.outcomes().length === 1)
+      fake.script.push(400)
+      await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
+      await until(() => page.outcomes().length === 2)
+      await page.track({ order_id: 'no-email' }).result
+      assert.deepEqual(
+        page.outcomes().map((o) => o.status),
+        ['sent', 'failed', 'skipped'],
+      )
+    })
+    assert.deepEqual(calls, [])
+  })
+
+  test('with debug: sent is info, with the invitation; failed is an error; skipped a warning', async () => {
+    const calls = await console_(async () => {
+      fake.script.push(201)
+      const page = await pageWith(realModule, { debug: true })
+      await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
+      await until(() => page.outcomes().length === 1)
+      fake.script.push(400)
+      await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
+      await until(() => page.outcomes().length === 2)
+      await page.track({ order_id: 'no-email' }).result
+    })
+    assert.deepEqual(
+      calls.map(([level, args]) => [level, args.length]),
+      [
+        ['info', 2],
+        ['error', 2],
+        ['warn', 1],
+      ],
+    )
+    assert.equal(calls[0]?.[1][0], 'Trustpilot sent ok: accepted by Trustpilot')
+    assert.equal(
+      (calls[0]?.[1][1] as { body?: { recipientEmail?: string } } | undefined)?.body?.recipientEmail,
+      SEED_PROPERTIES.email,
+    )
+    assert.match(
+      String(calls[1]?.[1][0]),
+      /^Trustpilot failed refused: Trustpilot rejected the invitation \(HTTP 400\)/,
+    )
+    assert.match(String(calls[2]?.[1][0]), /^Trustpilot skipped no-email: no email/)
+  })
+
+  test("a failure is also analytics-next's 'error' event, as its Segment.io plugin reports one", async () => {
+    fake.script.push(400)
+    const page = await pageWith()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
+    await until(() => page.outcomes().length === 1)
+    const failed = page.outcomes()[0]
+    assert.equal(failed?.status, 'failed')
+    assert.deepEqual(
+      page.emitted.map((e) => e.name),
+      ['trustpilot', 'error'],
+    )
+    assert.deepEqual(page.emitted[1]?.payload, {
+      code: 'delivery_failure',
+      reason: failed?.status === 'failed' ? failed.error : undefined,
+      ctx: undefined,
+    })
+    assert.equal((page.emitted[1]?.payload as { reason?: Error } | undefined)?.reason?.name, 'InvitationRejectedError')
+  })
+
+  test("a skip is logged to the order's event as a warning; the 'trustpilot' event alone is emitted", async () => {
+    const page = await pageWith()
+    const { result, logs } = page.track({ order_id: 'no-email' })
+    await result
+    assert.deepEqual(logs, [
+      ['warn', "Trustpilot skipped no-email: no email in properties.email, context.traits.email or the user's traits"],
+    ])
+    assert.deepEqual(
+      page.emitted.map((e) => e.name),
+      ['trustpilot'],
+    )
+  })
+
+  test('a listener of the host page that throws breaks nothing; with debug it is named on the console', async () => {
+    const boom = new Error('listener bug')
+    const calls = await console_(async () => {
+      fake.fallback = 201
+      const page = await pageWith(
+        realModule,
+        { debug: true },
+        {
+          emit: () => {
+            throw boom
+          },
+        },
+      )
+      await page.track({ ...SEED_PROPERTIES, order_id: 'loud' }).result
+      await until(() => storage.getItem(key('loud'))?.startsWith('{"sent"') ?? false)
+    })
+    assert.deepEqual(
+      calls.filter(([level]) => level === 'error'),
+      [['error', ['Trustpilot: an outcome listener threw', boom]]],
+    )
+  })
+
+  test('with debug, a delivery module that fails to load on a checkout event is named on the console', async () => {
+    const calls = await console_(async () => {
+      const page = await pageWith(() => Promise.reject(new Error('blocked')), { debug: true })
+      const ctx = {
+        event: { type: 'track', event: 'Checkout Started', properties: {} },
+        log() {},
+      } as unknown as Context
+      ;(page.plugin as Required<Plugin>).track(ctx)
+      await sleep(10)
+    })
+    assert.deepEqual(calls, [['warn', ['Trustpilot: the delivery module did not load (Error: blocked)']]])
+  })
+})
+
+describe('orders the entry keeps', () => {
+  test('orders without a messageId are each kept, under keys of their own', async () => {
+    const page = await pageWith(() => new Promise(() => {}), { timeoutMs: 20 })
+    await Promise.all([
+      page.track({ ...SEED_PROPERTIES, order_id: 'a' }, undefined).result,
+      page.track({ ...SEED_PROPERTIES, order_id: 'b' }, undefined).result,
+    ])
+    const kept = Array.from({ length: storage.length }, (_, i) => storage.key(i)!).filter((k) =>
+      k.startsWith(orderKeyPrefix(API_KEY)),
+    )
+    assert.equal(kept.length, 2)
+  })
+
+  test("a module that can't load: the outcome names a numeric order_id as text, and none when there is none", async () => {
+    const page = await pageWith(() => Promise.reject(new Error('offline')))
+    await page.track({ ...SEED_PROPERTIES, order_id: 1234 }).result
+    await page.track({ email: 'a@b.c' }).result
+    assert.deepEqual(
+      page.outcomes().map((o) => [o.status, o.referenceId]),
+      [
+        ['retrying', '1234'],
+        ['retrying', undefined],
+      ],
+    )
+  })
+
+  test('an order the entry cannot read is logged to its event, never thrown into the host page', async () => {
+    const page = await pageWith(
+      realModule,
+      {},
+      {
+        user: () => {
+          throw new Error('no user')
+        },
+      },
+    )
+    const { result, logs, ctx } = page.track(SEED_PROPERTIES)
+    assert.equal(result, ctx)
+    assert.deepEqual(logs, [['error', 'Trustpilot: could not handle the order: Error: no user']])
+  })
+
+  test('an invitation an earlier page left pending goes out once the module is here', async () => {
+    storage.setItem(
+      key('left'),
+      JSON.stringify({
+        invitation: {
+          body: { recipientEmail: 'l@x.io', referenceId: 'left', source: 'x' },
+          products: [],
+          productSkus: [],
+        },
+        step: 'products',
+        attempts: 1,
+        createdAt: Date.now(),
+        nextAt: 0,
+      }),
+    )
+    const page = await pageWith()
+    await until(() => page.outcomes().some((o) => o.status === 'sent'))
+    assert.deepEqual(
+      fake.requests.map((r) => r.body.referenceId),
+      ['left'],
+    )
+  })
+})
+
+describe("the page's own events", () => {
+  test('pagehide before the module arrives still counts: a request cut by the teardown leaves the order as stored', async () => {
+    let arrive: () => void = () => {}
+    const page = await pageWith(() => new Promise((resolve) => (arrive = () => resolve(realModule()))), {
+      timeoutMs: 1_000,
+    })
+    fake.script.push('network-error')
+    const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'torn' })
+    globalThis.dispatchEvent(new Event('pagehide'))
+    arrive()
+    await result
+    await sleep(200)
+    assert.equal(fake.requests.length, 1)
+    assert.deepEqual(page.outcomes(), [], 'no retry counted, nothing reported')
+    assert.equal(JSON.parse(storage.getItem(key('torn')) ?? '{}').attempts, 0)
+  })
+
+  test('back from the back/forward cache (pageshow), a failure is the outbox’s again', async () => {
+    const page = await pageWith()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
+    await until(() => page.outcomes().length === 1)
+    globalThis.dispatchEvent(new Event('pagehide'))
+    globalThis.dispatchEvent(new Event('pageshow'))
+    fake.script.push(500)
+    await page.track({ ...SEED_PROPERTIES, order_id: 'after' }).result
+    await until(() => page.outcomes().length === 2)
+    assert.equal(page.outcomes()[1]?.status, 'retrying')
+  })
+
+  test('a plugin analytics-next runs: a destination, loaded at once, a dev version outside a build', async () => {
+    const { plugin } = await pageWith()
+    assert.deepEqual(
+      [plugin.name, plugin.type, plugin.version, plugin.isLoaded()],
+      ['Trustpilot', 'destination', '0.0.0-dev', true],
+    )
+  })
+})
