@@ -1,3 +1,4 @@
+import { after, afterEach, before, beforeEach } from 'node:test'
 import { setupServer } from 'msw/node'
 import { createCourier } from '../src/courier'
 import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
@@ -7,7 +8,7 @@ import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
 import { apiTransport } from '../src/transport'
 import { API_KEY } from './fixtures'
-import type { FakeTrustpilot } from './handlers'
+import { type FakeTrustpilot, fakeTrustpilot } from './handlers'
 
 /** A Storage backed by a Map, standing in for localStorage in Node. */
 export class MemoryStorage implements Storage {
@@ -148,4 +149,26 @@ export function lockHub() {
     },
     held: () => held.map((h) => h.name),
   }
+}
+
+/**
+ * For a test file of the entry and the delivery module: msw's fake Trustpilot listening for the whole
+ * file, and a fresh MemoryStorage as localStorage for each test (`page.storage`).
+ */
+export function fakeTrustpilotPage() {
+  const fake = fakeTrustpilot()
+  const server = mswServer(fake)
+  const page = { fake, storage: new MemoryStorage() }
+  before(() => server.listen({ onUnhandledRequest: 'error' }))
+  after(() => server.close())
+  beforeEach(() => {
+    fake.requests.length = 0
+    fake.script.length = 0
+    page.storage = new MemoryStorage()
+    ;(globalThis as { localStorage?: Storage }).localStorage = page.storage
+  })
+  afterEach(() => {
+    delete (globalThis as { localStorage?: Storage }).localStorage
+  })
+  return page
 }

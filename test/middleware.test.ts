@@ -4,31 +4,17 @@
  * (`trackOutcomes`). The entry and the real delivery module, sending to msw's fake Trustpilot.
  */
 import assert from 'node:assert/strict'
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { orderKeyPrefix } from '../src/keys'
 import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer } from './helpers'
+import { fakeTrustpilotPage } from './helpers'
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
-before(() => server.listen({ onUnhandledRequest: 'error' }))
-after(() => server.close())
-
-let storage: MemoryStorage
-beforeEach(() => {
-  fake.requests.length = 0
-  fake.script.length = 0
-  storage = new MemoryStorage()
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-afterEach(() => {
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
+const env = fakeTrustpilotPage()
+const { fake } = env
 
 const realModule: LoadDelivery = () => import('../src/delivery')
 
@@ -75,7 +61,7 @@ async function pageWith(settings: Record<string, unknown> = {}, ...middleware: T
 }
 
 const keptOrders = () =>
-  Array.from({ length: storage.length }, (_, i) => storage.key(i) as string).filter((key) =>
+  Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i) as string).filter((key) =>
     key.startsWith(orderKeyPrefix(API_KEY)),
   )
 const until = async (done: () => boolean, ms = 2_000) => {

@@ -4,7 +4,7 @@
  * or counted; where it succeeds it is the real delivery module, sending to msw's fake Trustpilot.
  */
 import assert from 'node:assert/strict'
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
+import { after, describe, test } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { orderKeyPrefix } from '../src/keys'
 import { createPlugin, type LoadDelivery } from '../src/plugin'
@@ -12,23 +12,10 @@ import { resolveSettings } from '../src/settings'
 import { createStore } from '../src/store'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer } from './helpers'
+import { fakeTrustpilotPage } from './helpers'
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
-before(() => server.listen({ onUnhandledRequest: 'error' }))
-after(() => server.close())
-
-let storage: MemoryStorage
-beforeEach(() => {
-  fake.requests.length = 0
-  storage = new MemoryStorage()
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-afterEach(() => {
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
+const env = fakeTrustpilotPage()
+const { fake } = env
 
 const realModule: LoadDelivery = () => import('../src/delivery')
 const never: LoadDelivery = () => new Promise(() => {})
@@ -61,8 +48,8 @@ async function pageWith(load: LoadDelivery, settings: Record<string, unknown> = 
 }
 
 const keptOrders = () =>
-  Object.keys(Object.fromEntries(Array.from({ length: storage.length }, (_, i) => [storage.key(i), 1]))).filter((key) =>
-    key.startsWith(orderKeyPrefix(API_KEY)),
+  Object.keys(Object.fromEntries(Array.from({ length: env.storage.length }, (_, i) => [env.storage.key(i), 1]))).filter(
+    (key) => key.startsWith(orderKeyPrefix(API_KEY)),
   )
 const until = async (done: () => boolean, ms = 2_000) => {
   for (const start = Date.now(); !done(); await new Promise((r) => setTimeout(r, 5))) {
@@ -95,14 +82,14 @@ describe('the entry loads the delivery module only when there is something to de
     assert.equal((await pageWith(never)).loads(), 0)
 
     // Not even JSON: dropped, and nothing to load for.
-    storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, 'not json')
+    env.storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, 'not json')
     assert.equal((await pageWith(never)).loads(), 0)
-    assert.equal(storage.length, 1, 'only the tombstone is left')
+    assert.equal(env.storage.length, 1, 'only the tombstone is left')
 
-    storage.setItem(`${orderKeyPrefix(API_KEY)}m-1`, JSON.stringify({ event: { context: {} }, traits: {} }))
+    env.storage.setItem(`${orderKeyPrefix(API_KEY)}m-1`, JSON.stringify({ event: { context: {} }, traits: {} }))
     assert.equal((await pageWith(never)).loads(), 1)
 
-    storage.clear()
+    env.storage.clear()
     const at = Date.now()
     store.put({
       invitation: { body: { recipientEmail: 'a@b.c', referenceId: 'p', source: 'x' }, products: [], productSkus: [] },
@@ -116,7 +103,7 @@ describe('the entry loads the delivery module only when there is something to de
 })
 
 test('a kept order this package did not write is mapped like any order: skipped with the reason, and dropped', async () => {
-  storage.setItem(`${orderKeyPrefix(API_KEY)}junk`, JSON.stringify({ written: 'by someone else' }))
+  env.storage.setItem(`${orderKeyPrefix(API_KEY)}junk`, JSON.stringify({ written: 'by someone else' }))
   const page = await pageWith(realModule)
   await until(() => page.outcomes.length > 0)
   assert.deepEqual(page.outcomes, [
@@ -132,7 +119,7 @@ describe('an order before the module is there', () => {
     const { synchronous } = page.track('Order Completed', SEED_PROPERTIES)
     assert.equal(synchronous, false)
     assert.equal(keptOrders().length, 1, 'kept by the time track returned its promise')
-    const kept = JSON.parse(storage.getItem(keptOrders()[0]!)!)
+    const kept = JSON.parse(env.storage.getItem(keptOrders()[0]!)!)
     assert.equal(kept.event.properties.order_id, SEED_PROPERTIES.order_id)
   })
 
