@@ -59,12 +59,12 @@ export interface Delivery {
   stop(): void
 }
 
+const ignore = () => {}
+
 /**
  * A module imported when first needed, and again after a failure (offline, blocked): dist/ keeps the
  * rarely needed parts in files of their own, and a failed import is a retryable error like any other.
  */
-const ignore = () => {}
-
 function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
   let loading: Promise<T> | undefined
   return () =>

@@ -4,7 +4,8 @@
  * module as the ES build, dist/delivery.js (and dist/shared.js, which it imports), from beside itself:
  * wherever the script came from, the modules come from too, so a page's CSP needs no new source.
  */
-import { createPlugin, type LoadDelivery, PLUGIN_NAME } from './plugin.js'
+import { PLUGIN_NAME } from './keys.js'
+import { createPlugin, type LoadDelivery } from './plugin.js'
 import { resolveSettings } from './settings.js'
 import type { TrustpilotSettings } from './types.js'
 

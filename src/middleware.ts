@@ -24,7 +24,8 @@ export type MiddlewareResult = { event: Record<string, unknown> } | { skip: stri
 const copy = (event: unknown) => JSON.parse(JSON.stringify(event ?? {}))
 
 async function run(event: unknown, middleware: TrustpilotMiddleware[], integration: string) {
-  let current = copy(event)
+  // Each middleware gets a copy of its own, so `event` (the page's) is never changed.
+  let current = event ?? {}
   for (const fn of middleware) {
     let handed: TrustpilotPayload | null | undefined
     await fn({

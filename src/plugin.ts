@@ -21,7 +21,6 @@ import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
 
 declare const __VERSION__: string
 
-export { PLUGIN_NAME }
 export const OUTCOME_EVENT = 'trustpilot'
 /** Segment's checkout events (its e-commerce spec): an order is near, so the module is fetched now. */
 export const CHECKOUT_EVENTS = [
