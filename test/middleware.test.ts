@@ -114,17 +114,23 @@ describe('destination middleware', () => {
     ['returning without next', (() => {}) as TrustpilotMiddleware],
     ['next with no payload object', (({ next }) => next({} as never)) as TrustpilotMiddleware],
   ] as const) {
-    test(`${how} drops the order: nothing sent, skipped "dropped by destination middleware"`, async () => {
-      const page = await pageWith({}, middleware)
-      await page.track({ ...SEED_PROPERTIES, order_id: 'dropped' }).result
-      await until(() => page.outcomes.length > 0)
-      assert.deepEqual(page.outcomes, [
-        { status: 'skipped', referenceId: 'dropped', reason: 'dropped by destination middleware' },
-      ])
-      await new Promise((resolve) => setTimeout(resolve, 30))
-      assert.deepEqual(fake.requests, [])
-      assert.deepEqual(keptOrders(), [], 'a dropped order is final: no longer kept')
-    })
+    // Also with a middleware after it that would pass on whatever it got: the drop is final.
+    for (const [where, chain] of [
+      ['', [middleware]],
+      [', before one that passes it on', [middleware, ({ payload, next }) => next(payload)]],
+    ] as Array<[string, TrustpilotMiddleware[]]>) {
+      test(`${how}${where} drops the order: nothing sent, skipped "dropped by destination middleware"`, async () => {
+        const page = await pageWith({}, ...chain)
+        await page.track({ ...SEED_PROPERTIES, order_id: 'dropped' }).result
+        await until(() => page.outcomes.length > 0)
+        assert.deepEqual(page.outcomes, [
+          { status: 'skipped', referenceId: 'dropped', reason: 'dropped by destination middleware' },
+        ])
+        await new Promise((resolve) => setTimeout(resolve, 30))
+        assert.deepEqual(fake.requests, [])
+        assert.deepEqual(keptOrders(), [], 'a dropped order is final: no longer kept')
+      })
+    }
   }
 
   test('one that throws: skipped with a reason saying so, never sent unmodified, nothing thrown', async () => {
@@ -138,6 +144,22 @@ describe('destination middleware', () => {
     ])
     assert.deepEqual(fake.requests, [])
   })
+
+  for (const [thrown, named] of [
+    [null, 'object'],
+    [undefined, 'undefined'],
+    ['a string', 'string'],
+  ] as const) {
+    test(`one that throws ${String(thrown)} (no Error): skipped, the reason names its type`, async () => {
+      const page = await pageWith({}, () => Promise.reject(thrown))
+      await page.track({ ...SEED_PROPERTIES, order_id: 'threw' }).result
+      await until(() => page.outcomes.length > 0)
+      assert.deepEqual(page.outcomes, [
+        { status: 'skipped', referenceId: 'threw', reason: `destination middleware threw ${named}; not sent` },
+      ])
+      assert.deepEqual(fake.requests, [])
+    })
+  }
 
   test('one that never finishes is given timeoutMs, then the order is skipped', async () => {
     const page = await pageWith({ timeoutMs: 100 }, () => new Promise(() => {}))

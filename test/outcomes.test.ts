@@ -76,10 +76,18 @@ async function pageWith(
     } as never,
   )
   const outcomes = () => emitted.filter((e) => e.name === 'trustpilot').map((e) => e.payload as TrustpilotOutcome)
-  const track = (properties: Record<string, unknown>, messageId: string | undefined = `m-${Math.random()}`) => {
+  // `null`: an event with no messageId (a default parameter can't be given `undefined`).
+  const track = (properties: Record<string, unknown>, messageId: string | null = `m-${Math.random()}`) => {
     const logs: Array<[string, string]> = []
     const ctx = {
-      event: { type: 'track', event: 'Order Completed', properties, context: {}, integrations: {}, messageId },
+      event: {
+        type: 'track',
+        event: 'Order Completed',
+        properties,
+        context: {},
+        integrations: {},
+        messageId: messageId ?? undefined,
+      },
       log: (level: string, message: string) => logs.push([level, message]),
     } as unknown as Context
     return { result: (plugin as Required<Plugin>).track(ctx), logs, ctx }
@@ -183,6 +191,28 @@ describe('what the host page hears', () => {
     )
   })
 
+  test('a skip with no reference says so in the log, with no reference', async () => {
+    const page = await pageWith()
+    const { result, logs } = page.track({ email: SEED_PROPERTIES.email })
+    await result
+    assert.deepEqual(logs, [['warn', 'Trustpilot skipped: properties.order_id is missing']])
+  })
+
+  test('a listener of the host page that throws, without debug: delivery goes on, the console hears nothing', async () => {
+    const calls = await console_(async () => {
+      fake.script.push(201, 400)
+      const emit = () => {
+        throw new Error('listener bug')
+      }
+      const page = await pageWith(realModule, {}, { emit })
+      await page.track({ ...SEED_PROPERTIES, order_id: 'quiet' }).result
+      await page.track({ ...SEED_PROPERTIES, order_id: 'quiet-refused' }).result
+      await until(() => storage.getItem(key('quiet'))?.startsWith('{"sent"') ?? false)
+      await until(() => fake.requests.length === 2)
+    })
+    assert.deepEqual(calls, [])
+  })
+
   test('a listener of the host page that throws breaks nothing; with debug it is named on the console', async () => {
     const boom = new Error('listener bug')
     const calls = await console_(async () => {
@@ -205,26 +235,39 @@ describe('what the host page hears', () => {
     )
   })
 
-  test('with debug, a delivery module that fails to load on a checkout event is named on the console', async () => {
-    const calls = await console_(async () => {
-      const page = await pageWith(() => Promise.reject(new Error('blocked')), { debug: true })
-      const ctx = {
-        event: { type: 'track', event: 'Checkout Started', properties: {} },
-        log() {},
-      } as unknown as Context
-      ;(page.plugin as Required<Plugin>).track(ctx)
-      await sleep(10)
+  for (const debug of [true, false]) {
+    test(`a delivery module that fails to load on a checkout event: ${debug ? 'with debug, named on the console' : 'without debug, the console hears nothing'}`, async () => {
+      let tried = 0
+      const calls = await console_(async () => {
+        const page = await pageWith(
+          () => {
+            tried++
+            return Promise.reject(new Error('blocked'))
+          },
+          { debug },
+        )
+        const ctx = {
+          event: { type: 'track', event: 'Checkout Started', properties: {} },
+          log() {},
+        } as unknown as Context
+        ;(page.plugin as Required<Plugin>).track(ctx)
+        await sleep(10)
+      })
+      assert.equal(tried, 1, 'the checkout event tried to load the module')
+      assert.deepEqual(
+        calls,
+        debug ? [['warn', ['Trustpilot: the delivery module did not load (Error: blocked)']]] : [],
+      )
     })
-    assert.deepEqual(calls, [['warn', ['Trustpilot: the delivery module did not load (Error: blocked)']]])
-  })
+  }
 })
 
 describe('orders the entry keeps', () => {
   test('orders without a messageId are each kept, under keys of their own', async () => {
     const page = await pageWith(() => new Promise(() => {}), { timeoutMs: 20 })
     await Promise.all([
-      page.track({ ...SEED_PROPERTIES, order_id: 'a' }, undefined).result,
-      page.track({ ...SEED_PROPERTIES, order_id: 'b' }, undefined).result,
+      page.track({ ...SEED_PROPERTIES, order_id: 'a' }, null).result,
+      page.track({ ...SEED_PROPERTIES, order_id: 'b' }, null).result,
     ])
     const kept = Array.from({ length: storage.length }, (_, i) => storage.key(i)!).filter((k) =>
       k.startsWith(orderKeyPrefix(API_KEY)),
@@ -281,6 +324,61 @@ describe('orders the entry keeps', () => {
       fake.requests.map((r) => r.body.referenceId),
       ['left'],
     )
+  })
+})
+
+describe('used before, or without, the analytics instance load hands it', () => {
+  test('orders still go out, with outcomes tracked, and nothing is thrown or logged as a fault', async () => {
+    const calls = await console_(async () => {
+      fake.script.push(201, 400)
+      const plugin = createPlugin(
+        resolveSettings({ apiKey: API_KEY, timeoutMs: 200, debug: true, trackOutcomes: true }),
+        realModule,
+      )
+      plugins.push(plugin)
+      const track = (order_id: string) => {
+        const logs: Array<[string, string]> = []
+        const ctx = {
+          event: { type: 'track', event: 'Order Completed', properties: { ...SEED_PROPERTIES, order_id } },
+          log: (level: string, message: string) => logs.push([level, message]),
+        } as unknown as Context
+        return { result: (plugin as Required<Plugin>).track(ctx), logs }
+      }
+      const sent = track('without-analytics')
+      await sent.result
+      await until(() => storage.getItem(key('without-analytics'))?.startsWith('{"sent"') ?? false)
+      const refused = track('refused-without-analytics')
+      await refused.result
+      await until(() => fake.requests.length === 2)
+      await sleep(20)
+      assert.deepEqual([...sent.logs, ...refused.logs], [])
+    })
+    assert.deepEqual(
+      fake.requests.map((r) => r.body.referenceId),
+      ['without-analytics', 'refused-without-analytics'],
+    )
+    // Debug is on: the outcomes themselves are logged, and nothing else (no listener or track fault).
+    assert.deepEqual(
+      calls.map(([level, [message]]) => [level, message]),
+      [
+        ['info', 'Trustpilot sent without-analytics: accepted by Trustpilot'],
+        ['error', 'Trustpilot failed refused-without-analytics: Trustpilot rejected the invitation (HTTP 400)'],
+      ],
+    )
+  })
+})
+
+describe('with destination middleware, track settles with its event once the order is taken', () => {
+  test('the first order loads the module, the next finds it there: both delivered on this page', async () => {
+    const page = await pageWith()
+    page.plugin.addMiddleware(({ payload, next }) => next(payload))
+    for (const order_id of ['loads-the-module', 'finds-it-there']) {
+      const { result, ctx } = page.track({ ...SEED_PROPERTIES, order_id })
+      assert.equal(await result, ctx)
+    }
+    const sent = () => [...new Set(fake.requests.map((r) => r.body.referenceId))]
+    await until(() => sent().length === 2)
+    assert.deepEqual(sent(), ['loads-the-module', 'finds-it-there'])
   })
 })
 
