@@ -113,6 +113,7 @@ describe('destination middleware', () => {
     ['next(null)', (({ next }) => next(null)) as TrustpilotMiddleware],
     ['returning without next', (() => {}) as TrustpilotMiddleware],
     ['next with no payload object', (({ next }) => next({} as never)) as TrustpilotMiddleware],
+    ['next({ obj: null })', (({ next }) => next({ obj: null } as never)) as TrustpilotMiddleware],
   ] as const) {
     // Also with a middleware after it that would pass on whatever it got: the drop is final.
     for (const [where, chain] of [
