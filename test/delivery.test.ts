@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { register } from 'node:module'
-import { after, before, beforeEach, describe, mock, test } from 'node:test'
+import { describe, mock, test } from 'node:test'
 import { MessageChannel } from 'node:worker_threads'
 import type { Context } from '@segment/analytics-next'
 import { startDelivery } from '../src/delivery'
@@ -13,9 +13,8 @@ import { orderOf } from '../src/inbox'
 import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotOutcome } from '../src/types'
-import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer } from './helpers'
+import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
+import { fakeTrustpilotPage } from './helpers'
 
 /** Counts imports of the delivery module's parts, and fails the next `failOutbox` of the outbox. */
 const hooks = `
@@ -61,24 +60,8 @@ const failNextOutbox = (times: number) =>
     channel.port1.postMessage(times)
   })
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
-const storage = new MemoryStorage()
-before(() => {
-  server.listen({ onUnhandledRequest: 'error' })
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-after(() => {
-  server.close()
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
-beforeEach(() => {
-  fake.requests.length = 0
-  fake.script.length = 0
-  fake.fallback = 'protocol'
-  storage.clear()
-  storage.failWrites = false
-})
+const env = fakeTrustpilotPage()
+const { fake } = env
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const until = async (done: () => boolean, ms = 3_000) => {
@@ -125,7 +108,7 @@ describe('delivery module', () => {
       error: outcomes[0]?.outcome.error,
     })
     assert.equal(outcomes[0]?.outcome.error?.name, 'RetryableError')
-    assert.equal(JSON.parse(storage.getItem(key('offline')) ?? '{}').step, 'invite', 'still stored')
+    assert.equal(JSON.parse(env.storage.getItem(key('offline')) ?? '{}').step, 'invite', 'still stored')
     // Back online: the outbox is imported again, and sends what waited.
     delivery.retryNow()
     await until(() => statuses().includes('sent') && imported.length >= 2)
@@ -141,7 +124,7 @@ describe('delivery module', () => {
     await until(() => outcomes.length > 0)
     assert.equal(outcomes[0]?.outcome.status, 'retrying')
     assert.match(outcomes[0]!.outcome.reason, /^Trustpilot answered HTTP 500; attempt 1 failed, next in \d+ s$/)
-    const entry = JSON.parse(storage.getItem(key('again')) ?? '{}')
+    const entry = JSON.parse(env.storage.getItem(key('again')) ?? '{}')
     assert.equal(entry.attempts, 1)
     assert.ok(entry.nextAt > Date.now())
     // New orders now go through the outbox, and back online what waited goes at once.
@@ -153,18 +136,7 @@ describe('delivery module', () => {
   })
 
   test('what earlier pages stored goes out on flush; a stopped delivery starts nothing', async () => {
-    const entry = (id: string) => ({
-      invitation: {
-        body: { recipientEmail: `${id}@x.io`, referenceId: id, source: 'x' },
-        products: [],
-        productSkus: [],
-      },
-      step: 'products',
-      attempts: 1,
-      createdAt: Date.now(),
-      nextAt: 0,
-    })
-    storage.setItem(key('left'), JSON.stringify(entry('left')))
+    env.storage.setItem(key('left'), JSON.stringify(pendingEntry('left')))
     const first = deliveryUnderTest()
     first.delivery.flush()
     await until(() => first.statuses().includes('sent'))
@@ -178,11 +150,11 @@ describe('delivery module', () => {
     second.delivery.flush()
     await sleep(20)
     second.delivery.stop()
-    storage.setItem(key('late'), JSON.stringify(entry('late')))
+    env.storage.setItem(key('late'), JSON.stringify(pendingEntry('late')))
     second.delivery.flush()
     second.delivery.retryNow()
     await sleep(50)
-    assert.equal(storage.getItem(key('late')) !== null, true, 'left for a later page')
+    assert.equal(env.storage.getItem(key('late')) !== null, true, 'left for a later page')
     assert.equal(fake.requests.filter((r) => r.body.referenceId === 'late').length, 0)
   })
 
@@ -192,8 +164,8 @@ describe('delivery module', () => {
     delivery.take(order({ ...SEED_PROPERTIES, order_id: 'slept' }))
     await until(() => statuses().includes('retrying'))
     delivery.setLeaving(true)
-    const entry = JSON.parse(storage.getItem(key('slept')) ?? '{}')
-    storage.setItem(key('slept'), JSON.stringify({ ...entry, nextAt: 0 }))
+    const entry = JSON.parse(env.storage.getItem(key('slept')) ?? '{}')
+    env.storage.setItem(key('slept'), JSON.stringify({ ...entry, nextAt: 0 }))
     await sleep(20)
     assert.equal(fake.requests.length, 1, 'nothing starts while the page is away')
     delivery.setLeaving(false)
@@ -204,15 +176,15 @@ describe('delivery module', () => {
   test('a kept order is dropped from the inbox once it is in the outbox, or skipped', async () => {
     const { delivery, outcomes } = deliveryUnderTest()
     const kept = `${orderKeyPrefix(API_KEY)}m-1`
-    storage.setItem(kept, '{}')
+    env.storage.setItem(kept, '{}')
     delivery.take(order({ ...SEED_PROPERTIES, order_id: 'kept' }), undefined, kept)
-    assert.equal(storage.getItem(kept), null)
-    assert.notEqual(storage.getItem(key('kept')), null, 'in the outbox by then')
+    assert.equal(env.storage.getItem(kept), null)
+    assert.notEqual(env.storage.getItem(key('kept')), null, 'in the outbox by then')
     const invalid = `${orderKeyPrefix(API_KEY)}m-2`
-    storage.setItem(invalid, '{}')
+    env.storage.setItem(invalid, '{}')
     const ctx = { log() {} } as unknown as Context
     delivery.take(order({ order_id: 'no-email' }), ctx, invalid)
-    assert.equal(storage.getItem(invalid), null)
+    assert.equal(env.storage.getItem(invalid), null)
     assert.equal(outcomes.at(-1)?.outcome.status, 'skipped')
     assert.equal(outcomes.at(-1)?.ctx, ctx, 'reported in the track that carried it')
     // Junk a page kept under our key: skipped like any invalid order.
@@ -229,7 +201,7 @@ describe('delivery module', () => {
   test('a storage problem goes to the console, without debug, naming the plugin', async () => {
     const warn = mock.method(console, 'warn', () => {})
     try {
-      storage.failWrites = true
+      env.storage.failWrites = true
       const { delivery, statuses } = deliveryUnderTest()
       delivery.take(order({ ...SEED_PROPERTIES, order_id: 'full' }))
       assert.equal(warn.mock.callCount(), 1)

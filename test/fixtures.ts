@@ -72,3 +72,16 @@ export const SEED_SECOND_BODY = {
 
 export const API_KEY = 'test-integration-key'
 export const DEFAULT_ENDPOINT = 'https://invitejs.trustpilot.com'
+
+/** What an earlier page left in the outbox: an invitation due now, its first request already tried. */
+export const pendingEntry = (id: string) => ({
+  invitation: {
+    body: { recipientEmail: `${id}@x.io`, referenceId: id, source: 'x' },
+    products: [],
+    productSkus: [],
+  },
+  step: 'products',
+  attempts: 1,
+  createdAt: Date.now(),
+  nextAt: 0,
+})

@@ -164,6 +164,7 @@ export function fakeTrustpilotPage() {
   beforeEach(() => {
     fake.requests.length = 0
     fake.script.length = 0
+    fake.fallback = 'protocol'
     page.storage = new MemoryStorage()
     ;(globalThis as { localStorage?: Storage }).localStorage = page.storage
   })

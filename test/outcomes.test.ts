@@ -10,7 +10,7 @@ import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { createPlugin, type LoadDelivery } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotOutcome } from '../src/types'
-import { API_KEY, SEED_PROPERTIES } from './fixtures'
+import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
 import { fakeTrustpilot } from './handlers'
 import { MemoryStorage, mswServer } from './helpers'
 
@@ -304,20 +304,7 @@ describe('orders the entry keeps', () => {
   })
 
   test('an invitation an earlier page left pending goes out once the module is here', async () => {
-    storage.setItem(
-      key('left'),
-      JSON.stringify({
-        invitation: {
-          body: { recipientEmail: 'l@x.io', referenceId: 'left', source: 'x' },
-          products: [],
-          productSkus: [],
-        },
-        step: 'products',
-        attempts: 1,
-        createdAt: Date.now(),
-        nextAt: 0,
-      }),
-    )
+    storage.setItem(key('left'), JSON.stringify(pendingEntry('left')))
     const page = await pageWith()
     await until(() => page.outcomes().some((o) => o.status === 'sent'))
     assert.deepEqual(
