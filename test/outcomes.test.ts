@@ -109,36 +109,31 @@ async function console_(run: () => Promise<void>) {
   return calls
 }
 
+/** One order sent, one refused (400), one skipped; what the console heard meanwhile. */
+async function sentFailedSkipped(settings: Record<string, unknown>) {
+  let statuses: string[] = []
+  const calls = await console_(async () => {
+    fake.script.push(201)
+    const page = await pageWith(realModule, settings)
+    await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
+    await until(() => page.outcomes().length === 1)
+    fake.script.push(400)
+    await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
+    await until(() => page.outcomes().length === 2)
+    await page.track({ order_id: 'no-email' }).result
+    statuses = page.outcomes().map((o) => o.status)
+  })
+  assert.deepEqual(statuses, ['sent', 'failed', 'skipped'])
+  return calls
+}
+
 describe('what the host page hears', () => {
   test('without debug, the console hears nothing, whatever happens', async () => {
-    const calls = await console_(async () => {
-      fake.script.push(201)
-      const page = await pageWith()
-      await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
-      await until(() => page.outcomes().length === 1)
-      fake.script.push(400)
-      await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
-      await until(() => page.outcomes().length === 2)
-      await page.track({ order_id: 'no-email' }).result
-      assert.deepEqual(
-        page.outcomes().map((o) => o.status),
-        ['sent', 'failed', 'skipped'],
-      )
-    })
-    assert.deepEqual(calls, [])
+    assert.deepEqual(await sentFailedSkipped({}), [])
   })
 
   test('with debug: sent is info, with the invitation; failed is an error; skipped a warning', async () => {
-    const calls = await console_(async () => {
-      fake.script.push(201)
-      const page = await pageWith(realModule, { debug: true })
-      await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
-      await until(() => page.outcomes().length === 1)
-      fake.script.push(400)
-      await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
-      await until(() => page.outcomes().length === 2)
-      await page.track({ order_id: 'no-email' }).result
-    })
+    const calls = await sentFailedSkipped({ debug: true })
     assert.deepEqual(
       calls.map(([level, args]) => [level, args.length]),
       [
