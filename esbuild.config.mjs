@@ -120,8 +120,29 @@ async function build(entry, format, outfile) {
   writeFileSync(`${outfile}.map`, map)
 }
 
+/**
+ * dist/relay.js, `analytics-plugin-trustpilot/relay`: server-side code for Node 20+, Cloudflare's
+ * workerd, Deno and Bun, so no browser floor and no minifying: a shop's developer reads it in
+ * node_modules and in stack traces. No browser bundle imports it.
+ */
+export const RELAY = ['src/relay.ts', 'dist/relay.js']
+
+async function buildRelay([entry, outfile]) {
+  await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'neutral',
+    format: 'esm',
+    target: 'es2022',
+    outfile,
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  })
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   mkdirSync('dist', { recursive: true })
-  await Promise.all(OUTPUTS.map((output) => build(...output)))
-  console.log(`built ${OUTPUTS.map((output) => output[2]).join(', ')} (v${version})`)
+  await Promise.all([...OUTPUTS.map((output) => build(...output)), buildRelay(RELAY)])
+  console.log(`built ${[...OUTPUTS.map((output) => output[2]), RELAY[1]].join(', ')} (v${version})`)
 }

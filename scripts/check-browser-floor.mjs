@@ -16,7 +16,8 @@ export const floorInWords = () =>
     return `${NAMES[engine]} ${version}+`
   }).join(', ')
 
-const files = readdirSync('dist').filter((file) => file.endsWith('.js'))
+// dist/relay.js is server-side (Node 20+, workerd, Deno, Bun): no browser loads it.
+const files = readdirSync('dist').filter((file) => file.endsWith('.js') && file !== 'relay.js')
 const problems = []
 for (const file of files) {
   const code = readFileSync(`dist/${file}`, 'utf8')

@@ -38,17 +38,30 @@ const fail = (setting: string, problem: string): never => {
  * URL instead of a check per URL part, for the entry's size: an "@" before the path would be
  * credentials, a "?" or "#" left in it a query or hash.
  */
-const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
+export const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
 
 const ENDPOINT_RULE =
-  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials'
+  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path ("/trustpilot"), with no query, hash or credentials'
 
-/** Only `undefined` takes the default (which passes the same checks); null or '' here is a mistake. */
+/**
+ * A path on the page's own origin ('/trustpilot', where the shop serves the relay): no query, hash,
+ * or backslash; it must resolve to the page's origin (a second slash, or a tab the parser drops,
+ * would name another host).
+ */
+const ENDPOINT_PATH = /^\/[^?#\\]*$/
+
+/**
+ * Only `undefined` takes the default (which passes the same checks); null or '' here is a mistake.
+ * A path is resolved against the page's origin, and must stay on it.
+ */
 function resolveEndpoint(value: unknown = DEFAULT_ENDPOINT): string {
+  const text = isText(value) ? (value as string).trim() : ''
+  const path = ENDPOINT_PATH.test(text)
   try {
-    // Anything but a string is no URL: '' makes the parser throw, as any other invalid URL does.
-    const endpoint = new URL(isText(value) ? (value as string).trim() : '').href.replace(/\/*\??#?$/, '')
-    if (ENDPOINT_URL.test(endpoint)) return endpoint
+    // Anything but a string is no URL: '' makes the parser throw, as does a path without a page.
+    const url = new URL(text, path ? location.origin : undefined)
+    const endpoint = url.href.replace(/\/*\??#?$/, '')
+    if (path ? url.origin === location.origin : ENDPOINT_URL.test(endpoint)) return endpoint
   } catch {}
   return fail('endpoint', ENDPOINT_RULE)
 }
@@ -99,6 +112,10 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   for (const [name, [check, rule], fallback, key = name] of optional) {
     const value = settings[name]
     resolved[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
+  }
+  // The relay forwards invitations, not Trustpilot's script: tp.min.js can't come from a path.
+  if (resolved.transport !== 'api' && ENDPOINT_PATH.test(`${settings.endpoint}`.trim())) {
+    fail('transport', 'must be "api" when setting "endpoint" is a path (the relay forwards no script)')
   }
   // A fraction of an attempt is one more attempt; maxAgeMs was given in hours.
   resolved.maxAttempts = Math.ceil(resolved.maxAttempts)

@@ -48,6 +48,10 @@ export function interpretStatus(status: number, step: Step, retryAfter: string |
   throw new InvitationRejectedError(status)
 }
 
+/** What a network error on Trustpilot's own host adds, while the browser is online. */
+export const BLOCKED =
+  "the browser is online, so likely a content blocker stopped Trustpilot's host: send through the first-party relay (analytics-plugin-trustpilot/relay)"
+
 /**
  * Browsers can't cancel a keepalive request: aborting it rejects our promise but the request goes on,
  * and may still reach Trustpilot. So a keepalive request is given this many times `timeoutMs` to
@@ -58,6 +62,8 @@ export const KEEPALIVE_PATIENCE = 3
 /** The default transport: speaks Trustpilot's HTTP protocol with fetch. */
 export function apiTransport(settings: ResolvedSettings): Transport {
   const url = `${settings.endpoint}/api/${encodeURIComponent(settings.apiKey)}/invitation`
+  // Content blockers stop Trustpilot's own host (EasyPrivacy, Disconnect's list), not the shop's.
+  const trustpilotsHost = /(^|\.)trustpilot\.com$/.test(new URL(url).hostname)
   return {
     async send(invitation, step, wantKeepalive) {
       const body = JSON.stringify(step === 'invite' ? invitation.body : withProducts(invitation))
@@ -79,7 +85,9 @@ export function apiTransport(settings: ResolvedSettings): Transport {
           }).catch((error: TypeError) => {
             // fetch rejects with a TypeError for network failures (and with an AbortError only once
             // we gave up on it, which no one hears of any more).
-            throw new RetryableError(`network error: ${error.message}`)
+            // Online, and no answer from Trustpilot's own host: a blocker is the likely cause.
+            const blocked = trustpilotsHost && globalThis.navigator?.onLine !== false
+            throw new RetryableError(`network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`)
           }),
           settings.timeoutMs * (keepalive ? KEEPALIVE_PATIENCE : 1),
           'no answer from Trustpilot',
