@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
+import { HttpResponse, http } from 'msw'
 import {
   DeliveryAbandonedError,
   IntegrationDisabledError,
@@ -10,7 +11,7 @@ import { mapOrder } from '../src/mapping'
 import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { withTimeout } from '../src/timeout'
-import { apiTransport, interpretStatus, parseRetryAfter, type Step } from '../src/transport'
+import { apiTransport, BLOCKED, interpretStatus, parseRetryAfter, type Step } from '../src/transport'
 import { API_KEY, DEFAULT_ENDPOINT, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
 import { mswServer, outboxUnderTest } from './helpers'
@@ -295,6 +296,62 @@ describe('timeouts', () => {
     assert.ok(Date.now() - started >= 140)
     assert.equal(fake.requests[0]?.keepalive, true)
     assert.equal(fake.requests[0]?.aborted, false)
+  })
+})
+
+describe("a network error on Trustpilot's own host names a content blocker", () => {
+  const failOn = (endpoint: string) =>
+    server.use(http.post(`${endpoint}/api/:apiKey/invitation`, () => HttpResponse.error(), { once: true }))
+  const sendTo = (endpoint: string) =>
+    apiTransport(resolveSettings({ apiKey: API_KEY, endpoint })).send(seedInvitation(), 'invite', false)
+  /** Runs `body` with `navigator.onLine` as given, as a browser tells it. */
+  async function online(onLine: boolean | undefined, body: () => Promise<void>) {
+    Object.defineProperty(globalThis, 'navigator', {
+      value: onLine === undefined ? {} : { onLine },
+      configurable: true,
+    })
+    try {
+      await body()
+    } finally {
+      delete (globalThis as { navigator?: unknown }).navigator
+    }
+  }
+
+  for (const endpoint of [DEFAULT_ENDPOINT, 'https://widget.trustpilot.com/x']) {
+    test(`${endpoint}, online: the reason says a blocker is the likely cause and points to the relay`, () =>
+      online(true, async () => {
+        failOn(endpoint)
+        await assert.rejects(sendTo(endpoint), {
+          name: 'RetryableError',
+          message: `network error: Failed to fetch; ${BLOCKED}`,
+        })
+      }))
+  }
+  test('where the browser does not tell (no navigator.onLine), it is still online', () =>
+    online(undefined, async () => {
+      failOn(DEFAULT_ENDPOINT)
+      await assert.rejects(sendTo(DEFAULT_ENDPOINT), { message: /likely a content blocker/ })
+    }))
+  test('offline: only the network error', () =>
+    online(false, async () => {
+      failOn(DEFAULT_ENDPOINT)
+      await assert.rejects(sendTo(DEFAULT_ENDPOINT), { message: 'network error: Failed to fetch' })
+    }))
+  // Blockers stop Trustpilot's host, not the shop's own relay or a host that only looks alike.
+  for (const endpoint of [
+    'https://shop.example/trustpilot',
+    'https://nottrustpilot.com',
+    'https://trustpilot.com.evil.example',
+  ]) {
+    test(`${endpoint}: only the network error`, () =>
+      online(true, async () => {
+        failOn(endpoint)
+        await assert.rejects(sendTo(endpoint), { message: 'network error: Failed to fetch' })
+      }))
+  }
+  test('BLOCKED names a content blocker and the relay', () => {
+    assert.match(BLOCKED, /content blocker/)
+    assert.match(BLOCKED, /analytics-plugin-trustpilot\/relay/)
   })
 })
 
