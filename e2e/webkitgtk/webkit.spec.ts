@@ -16,8 +16,9 @@ import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../
 import { DENIED, DROPPED, GRANTED, MAPPINGS } from '../support/consent'
 import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
 import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'
+import { startRelayShop } from '../support/relay-shop'
 import { waitUntil } from '../support/webkitgtk'
-import { expect, test, type WebDriverShop } from './webdriver'
+import { expect, test, WebDriverShop } from './webdriver'
 
 const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
 const settingsFor = (standIn: StandIn) => ({ apiKey: 'webkit-key', endpoint: standIn.url, timeoutMs: 1_000 })
@@ -553,3 +554,30 @@ for (const [choice, categories] of [
     }
   })
 }
+
+// Mirrors relay.spec.ts: `endpoint: '/trustpilot'`, the relay on the shop's own origin.
+test("through the relay on the shop's origin (connect-src 'self' only): 202 → products → 201, sent", async ({
+  driver,
+  standIn,
+}) => {
+  const shopOrigin = await startRelayShop(standIn.url, [API_KEY])
+  try {
+    const shop = new WebDriverShop(driver, shopOrigin.url)
+    const csp = strictCsp('')
+    await shop.open(
+      { via: 'module', settings: { apiKey: API_KEY, endpoint: '/trustpilot' } },
+      `/e2e/pages/harness.html?csp=${encodeURIComponent(csp)}`,
+    )
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent')
+    expect(standIn.requests.map((r) => [r.status, 'products' in r.body, r.origin])).toEqual([
+      [202, false, shopOrigin.url],
+      [201, true, shopOrigin.url],
+    ])
+    // Same-origin: two POSTs to the shop's own server, no preflight.
+    expect(shopOrigin.asked.map((r) => r.method)).toEqual(['POST', 'POST'])
+    expect(await shop.violations()).toEqual([])
+  } finally {
+    await shopOrigin.close()
+  }
+})
