@@ -105,4 +105,12 @@ describe('design', () => {
       assert.doesNotMatch(source, /Symbol\.for\(/, `${module}.ts: a bundle must not depend on another having run first`)
     }
   })
+
+  test('the relay is server-side: no browser module imports it, and it reaches only settings of the browser code', () => {
+    const importers = [...graph].flatMap(([module, edges]) =>
+      edges.some((edge) => edge.to === 'relay') ? [module] : [],
+    )
+    assert.deepEqual(importers, [], 'modules that import relay.ts')
+    assert.deepEqual([...reach(['relay'], ['value', 'type', 'dynamic'])].sort(), ['relay', 'settings', 'types'])
+  })
 })
