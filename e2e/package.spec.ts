@@ -5,9 +5,11 @@
  * pages without an order never download. This proves both halves: the bundler does split it, and the
  * page asks for that chunk only when there is an order to deliver.
  */
+import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import * as esbuild from 'esbuild'
 import { type StaticServer, startStaticServer } from '../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
@@ -171,4 +173,31 @@ test('the shop downloads the delivery chunk only for an order, and the invitatio
     `${trustpilotApi.url}/api/${API_KEY}/invitation`,
   ])
   expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+})
+
+test('the relay, from the packed tarball: a Node server imports analytics-plugin-trustpilot/relay; no shop bundle holds it', async ({
+  shopBuild,
+}) => {
+  // The shop's browser bundle reads no file of the relay.
+  expect(shopBuild.packageInputs.filter((input) => input.includes('relay'))).toEqual([])
+  for (const file of shopBuild.files) expect(await shopBuild.read(file)).not.toContain('Trustpilot relay')
+
+  // On the server, the subpath resolves through `exports` and answers as the relay does.
+  const dir = await mkdtemp(join(tmpdir(), 'trustpilot-relay-'))
+  try {
+    const consumer = join(dir, 'consumer')
+    await installConsumer(await pack(dir), consumer)
+    await writeFile(
+      join(consumer, 'server.mjs'),
+      `import { toNodeHandler, trustpilotRelay } from '${PACKAGE}/relay'
+const relay = trustpilotRelay({ apiKeys: ['k'], origins: ['https://shop.example'] })
+const answer = await relay(new Request('https://shop.example/trustpilot/api/k/invitation', { method: 'GET' }))
+console.log(JSON.stringify({ status: answer.status, node: typeof toNodeHandler(relay) }))
+`,
+    )
+    const { stdout } = await promisify(execFile)(process.execPath, ['server.mjs'], { cwd: consumer })
+    expect(JSON.parse(stdout)).toEqual({ status: 405, node: 'function' })
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })

@@ -9,7 +9,10 @@ export interface TrustpilotSettings {
   apiKey: string
   /**
    * Where invitations are posted: `{endpoint}/api/{apiKey}/invitation`.
-   * Must be `https:`; `http:` only for loopback hosts (127.0.0.0/8, localhost, [::1]).
+   * Must be `https:` (`http:` only for loopback hosts: 127.0.0.0/8, localhost, [::1]), or a path on
+   * the page's origin (`'/trustpilot'`) where the shop's server runs the relay
+   * (`analytics-plugin-trustpilot/relay`), for buyers whose content blocker stops Trustpilot's host.
+   * A path works with `transport: 'api'` only.
    * @defaultValue `'https://invitejs.trustpilot.com'`
    */
   endpoint?: string
