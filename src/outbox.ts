@@ -26,6 +26,7 @@ import { type Courier, type CourierOptions, idOf, ownerLockName } from './courie
 import { DeliveryAbandonedError, type RetryableError } from './errors.js'
 import { KEY_PREFIX } from './keys.js'
 import type { Invitation } from './mapping.js'
+import type { ResolvedSettings } from './settings.js'
 import { type OutboxEntry, pendingEntries } from './store.js'
 
 export { ownerLockName }
@@ -70,7 +71,49 @@ export const backoffMs = (attempts: number, random: () => number) =>
   Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1)) * (0.5 + random() / 2)
 
 /** Names of the Web Locks held in this origin now; undefined where Web Locks can't tell. */
-type HeldLocks = Set<string> | undefined
+export type HeldLocks = ReadonlySet<string> | undefined
+type Lease = NonNullable<OutboxEntry['lease']>
+
+/**
+ * When a lease stops keeping page `me` off its entry: at once for its own lease; for another page's,
+ * LEFT_LEASE_MS after it was written or its page left when that page's owner lock is free (the page
+ * is done or gone), else at the lease's end (the page lives, or Web Locks can't tell).
+ */
+export function leaseEnd({ owner, until, since = 0 }: Lease, me: string, held: HeldLocks): number {
+  if (owner === me) return 0
+  if (held && !held.has(ownerLockName(owner))) return Math.min(until, since + LEFT_LEASE_MS)
+  return until
+}
+
+/** The earliest time page `me` may send the entry: its backoff, or another page's lease. */
+export const dueAt = (entry: OutboxEntry, me: string, held: HeldLocks): number =>
+  Math.max(entry.nextAt, entry.lease ? leaseEnd(entry.lease, me, held) : 0)
+
+/**
+ * What a transient failure at time `at` leads to: another attempt at `nextAt`, or giving up, and
+ * which limit was reached.
+ */
+export type NextAttempt =
+  | { attempts: number; nextAt: number; waitMs: number }
+  | { attempts: number; giveUp: 'attempts' | 'age' }
+
+/**
+ * The retry policy: attempt `entry.attempts + 1` failed at `at`. Past `maxAttempts` attempts or
+ * `maxAgeMs` of age, give up; else wait the backoff, or the server's Retry-After when it is longer.
+ */
+export function nextAttempt(
+  entry: Pick<OutboxEntry, 'attempts' | 'createdAt'>,
+  retryAfterMs: number | undefined,
+  at: number,
+  { maxAttempts, maxAgeMs }: Pick<ResolvedSettings, 'maxAttempts' | 'maxAgeMs'>,
+  random: () => number,
+): NextAttempt {
+  const attempts = entry.attempts + 1
+  if (attempts >= maxAttempts) return { attempts, giveUp: 'attempts' }
+  if (at - entry.createdAt >= maxAgeMs) return { attempts, giveUp: 'age' }
+  const waitMs = Math.max(backoffMs(attempts, random), retryAfterMs ?? 0)
+  return { attempts, nextAt: at + waitMs, waitMs }
+}
 
 export function createOutbox(options: OutboxOptions): Outbox {
   const { settings, store, notify, now = Date.now, random = Math.random, locks, courier } = options
@@ -83,16 +126,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const watched = new Set<string>()
   const idle = () => courier.stopped || courier.leaving
 
-  /** When another page's lease stops keeping this page off the entry. */
-  function leaseEnd({ owner: holder, until, since = 0 }: NonNullable<OutboxEntry['lease']>, held: HeldLocks) {
-    if (holder === owner) return 0
-    if (held && !held.has(ownerLockName(holder))) return Math.min(until, since + LEFT_LEASE_MS)
-    return until
-  }
-
-  /** The earliest time this page may send the entry: its backoff, or another page's lease. */
-  const dueAt = (entry: OutboxEntry, held: HeldLocks) =>
-    Math.max(entry.nextAt, entry.lease ? leaseEnd(entry.lease, held) : 0)
+  const due = (entry: OutboxEntry, held: HeldLocks) => dueAt(entry, owner, held)
 
   /** Which Web Locks are held exclusively in this origin now; undefined where Web Locks can't tell. */
   async function heldLocks(): Promise<HeldLocks> {
@@ -129,20 +163,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function retryLater(id: string, invitation: Invitation, error: RetryableError) {
     const stored = courier.pendingEntry(id)
     if (!stored) return
-    const at = now()
-    const attempts = stored.attempts + 1
-    const limit =
-      attempts >= settings.maxAttempts
-        ? `gave up after ${attempts} attempts`
-        : at - stored.createdAt >= settings.maxAgeMs
-          ? `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
-          : undefined
-    if (limit) {
+    const next = nextAttempt(stored, error.retryAfterMs, now(), settings, random)
+    if ('giveUp' in next) {
+      const limit =
+        next.giveUp === 'attempts'
+          ? `gave up after ${next.attempts} attempts`
+          : `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
       return courier.giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
     }
-    const wait = Math.max(backoffMs(attempts, random), error.retryAfterMs ?? 0)
-    store.put({ ...stored, attempts, nextAt: at + wait, lease: undefined })
-    const reason = `${error.message}; attempt ${attempts} failed, next in ${Math.round(wait / 1000)} s`
+    store.put({ ...stored, attempts: next.attempts, nextAt: next.nextAt, lease: undefined })
+    const reason = `${error.message}; attempt ${next.attempts} failed, next in ${Math.round(next.waitMs / 1000)} s`
     notify({ status: 'retrying', referenceId: id, reason, error }, invitation)
   }
 
@@ -155,7 +185,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (!courier.stopped) {
       for (const entry of entries ?? pendingEntries(store, now)) {
         if (sending.has(idOf(entry))) continue
-        next = Math.min(next, dueAt(entry, lastSeenLocks))
+        next = Math.min(next, due(entry, lastSeenLocks))
         // A live page's lease: look again the moment that page is done or gone. (A lease whose page
         // holds no lock needs no watch: the timer comes at its end.)
         const holder = entry.lease?.owner
@@ -182,7 +212,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const held = locks && (await heldLocks())
     sending.delete(id)
     const entry = courier.pendingEntry(id)
-    if (!entry || dueAt(entry, held) > now()) return schedule()
+    if (!entry || due(entry, held) > now()) return schedule()
     const claimed = { ...entry, lease: courier.lease() }
     store.put(claimed)
     await courier.deliver(claimed)
@@ -215,7 +245,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     const entries = pendingEntries(store, now)
     for (const entry of entries) {
       const id = idOf(entry)
-      if (sending.has(id) || dueAt(entry, held) > now()) continue
+      if (sending.has(id) || due(entry, held) > now()) continue
       // Ours while the lock is asked for, so neither a timer nor another flush asks twice.
       sending.add(id)
       const run = () => claimAndDeliver(id)
