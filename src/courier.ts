@@ -6,7 +6,7 @@
  * happens. The outbox (outbox.ts) explains leases and owner locks.
  */
 import { RetryableError } from './errors.js'
-import { KEY_PREFIX } from './keys.js'
+import { ownerLockName } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
 import type { OutboxEntry, Store } from './store.js'
@@ -24,44 +24,56 @@ export interface CourierOptions {
   store: Store
   transport: Transport
   /** Told about every outcome, with the invitation it concerns. Must not throw. */
-  notify: (outcome: TrustpilotOutcome, invitation: Invitation) => void
+  report: (outcome: TrustpilotOutcome, invitation: Invitation) => void
   now?: () => number
   locks?: LockManager
-}
-
-/** What the courier hands on: a transient failure to retry, and the end of each delivery. */
-export interface CourierHooks {
+  /** A transient failure: whoever decides when (the outbox) schedules the next attempt. */
   retry(id: string, invitation: Invitation, error: RetryableError): void
+  /** One delivery ended, whatever its end: time to look at what is stored again. */
   settled(): void
 }
 
+/** What the delivery module uses of the courier: hand it an invitation, tell it about the page. */
 export interface Courier {
+  /** Stores the invitation (with this page's lease) and starts its first request in a microtask. */
+  submit(invitation: Invitation): void
+  setLeaving(leaving: boolean): void
+  stop(): void
+}
+
+/** The rest, which only the outbox uses: who this page is, what it is sending, one delivery. */
+export interface OutboxCourier extends Courier {
   /** This page's name in leases. */
   readonly owner: string
   /** Entries this page is sending right now (or waiting for the lock of). */
-  readonly sending: Set<string>
+  readonly sending: ReadonlySet<string>
   readonly leaving: boolean
   readonly stopped: boolean
-  hooks: CourierHooks
+  /** Counts an entry as this page's while the outbox asks for its lock; `release` when that is over. */
+  reserve(id: string): void
+  release(id: string): void
   /** "Mine until …", for an entry this page is about to send. */
   lease(first?: boolean): NonNullable<OutboxEntry['lease']>
   /** The stored entry, if it is still pending (not delivered, not given up, not corrupt). */
   pendingEntry(id: string): OutboxEntry | undefined
   /** Removes an entry for good and reports why: the one way an invitation ends in `failed`. */
   giveUp(id: string, invitation: Invitation, error: Error): void
-  /** Stores the invitation (with this page's lease) and starts its first request in a microtask. */
-  submit(invitation: Invitation): void
   /** Sends one entry through the protocol until it is done, failed, or owed a retry. */
-  deliver(entry: OutboxEntry): Promise<void>
-  setLeaving(leaving: boolean): void
-  stop(): void
+  carry(entry: OutboxEntry): Promise<void>
 }
 
 export const idOf = (entry: OutboxEntry) => entry.invitation.body.referenceId
-/** The Web Lock a page holds while it has requests out: free once the page is gone. */
-export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
 
-export function createCourier({ settings, store, transport, notify, now = Date.now, locks }: CourierOptions): Courier {
+export function createCourier({
+  settings,
+  store,
+  transport,
+  report,
+  now = Date.now,
+  locks,
+  retry,
+  settled,
+}: CourierOptions): OutboxCourier {
   /** This page's name in leases: unique per page, whatever `random` the caller injected. */
   // Stryker disable next-line MethodExpression: without the slice the name is as unique, only longer
   const owner = Math.random().toString(36).slice(2)
@@ -97,7 +109,7 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
     }
   }
 
-  const courier: Courier = {
+  const courier: OutboxCourier = {
     owner,
     sending,
     get leaving() {
@@ -106,9 +118,8 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
     get stopped() {
       return stopped
     },
-    // Until the outbox attaches itself: nothing to schedule. (The delivery module, or the outbox,
-    // sets `retry` before anything is sent.)
-    hooks: { settled() {} } as CourierHooks,
+    reserve: (id) => void sending.add(id),
+    release: (id) => void sending.delete(id),
 
     /**
      * "Mine until …": outlives the request, so no other tab steps in meanwhile. A first delivery goes
@@ -126,13 +137,13 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
 
     giveUp(id, invitation, error) {
       store.remove(id)
-      notify({ status: 'failed', referenceId: id, reason: error.message, error }, invitation)
+      report({ status: 'failed', referenceId: id, reason: error.message, error }, invitation)
     },
 
     submit(invitation) {
       const id = invitation.body.referenceId
       if (store.get(id)) {
-        return notify({ status: 'skipped', referenceId: id, reason: ALREADY_INVITED }, invitation)
+        return report({ status: 'skipped', referenceId: id, reason: ALREADY_INVITED }, invitation)
       }
       const at = now()
       const entry: OutboxEntry = {
@@ -148,10 +159,10 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
       // returned, so the shop's own task pays only for mapping and storing.
       sending.add(id)
       updateOwnerLock()
-      queueMicrotask(() => void courier.deliver(entry))
+      queueMicrotask(() => void courier.carry(entry))
     },
 
-    async deliver(entry) {
+    async carry(entry) {
       const id = idOf(entry)
       const { invitation } = entry
       const first = !entry.attempts
@@ -165,7 +176,7 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
           if (stored) store.put({ ...stored, step, lease: courier.lease(first) })
         }
         store.markSent(id, now())
-        notify({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
+        report({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
       } catch (error) {
         const retryable = error instanceof RetryableError
         // Chromium rejects a page's fetches (keepalive ones too, though they still leave) just before
@@ -173,12 +184,12 @@ export function createCourier({ settings, store, transport, notify, now = Date.n
         // and keeps other pages off a request that may yet reach Trustpilot.
         if (retryable && error.status === undefined) await new Promise((wake) => setTimeout(wake, UNLOAD_GRACE_MS))
         if (leaving) return
-        if (retryable) courier.hooks.retry(id, invitation, error)
+        if (retryable) retry(id, invitation, error)
         else courier.giveUp(id, invitation, error instanceof Error ? error : new Error(String(error)))
       } finally {
         sending.delete(id)
         updateOwnerLock()
-        courier.hooks.settled()
+        settled()
       }
     },
 

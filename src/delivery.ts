@@ -21,8 +21,8 @@ import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
 /** What the entry gives the module: the checked settings, and where outcomes go. */
 export interface DeliveryHost {
   settings: ResolvedSettings
-  /** Reports an outcome; `ctx` when it is known while the order's `track` runs. Must not throw. */
-  notify(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context): void
+  /** Reports an outcome to the page; `ctx` when it is known while the order's `track` runs. Must not throw. */
+  report(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context): void
   /** The page's destination middleware, as added so far (the entry's list, read at each order). */
   middleware?: TrustpilotMiddleware[]
   /** analytics.track of this page, for `trackOutcomes`. */
@@ -48,10 +48,10 @@ export interface Delivery {
   /**
    * Runs the page's destination middleware on the order (when it has any), maps it and, when it is
    * valid, stores and sends it (the request starts in a microtask). Never rejects.
-   * @param kept the order's key in the inbox, dropped once the order is in the outbox
+   * @param keptKey the order's key in the inbox, dropped once the order is in the outbox
    * @returns a promise only while middleware runs
    */
-  take(order: Order, ctx?: Context, kept?: string): void | Promise<void>
+  take(order: Order, ctx?: Context, keptKey?: string): void | Promise<void>
   /** Sends what is stored and due (invitations earlier pages left): the outbox's work. */
   flush(): void
   retryNow(): void
@@ -76,14 +76,14 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
 
 export function startDelivery({
   settings,
-  notify: report,
+  report: reportToPage,
   middleware = [],
   track,
   locks = globalThis.navigator?.locks,
 }: DeliveryHost): Delivery {
-  /** Every outcome goes to the entry; with `trackOutcomes`, each final one to Segment too. */
-  const notify: DeliveryHost['notify'] = (outcome, invitation, ctx) => {
-    report(outcome, invitation, ctx)
+  /** Every outcome goes to the page; with `trackOutcomes`, each final one to Segment too. */
+  const report: DeliveryHost['report'] = (outcome, invitation, ctx) => {
+    reportToPage(outcome, invitation, ctx)
     const event = OUTCOME_EVENTS[outcome.status]
     // The same order again (another tab, a reload) is no outcome of its own.
     if (settings.trackOutcomes && event && outcome.reason !== ALREADY_INVITED) {
@@ -109,60 +109,70 @@ export function startDelivery({
     settings.transport === 'script'
       ? { send: (...args) => script().then((scripted) => scripted.send(...args)) }
       : apiTransport(settings)
-  const courier = createCourier({ settings, store, transport, notify, locks })
-  /** The outbox once it is here: new invitations then go through it, so its cap applies. */
+  /** The rest of the outbox, once it is here: new invitations then go through it, so its cap applies. */
   let loaded: Outbox | undefined
   /**
-   * The rest of the outbox, imported the first time a retry, a timer or stored work needs it; it
-   * attaches itself to this page's courier. If it can't load, what is stored stays stored: going
-   * back online, a later order or a later page tries again.
+   * The rest of the outbox, imported the first time a retry, a timer or stored work needs it. If it
+   * can't load, what is stored stays stored: going back online, a later order or a later page tries
+   * again.
    */
   const outbox = onDemand(
     () =>
       import('./outbox.js').then(
-        (module) => (loaded = module.createOutbox({ settings, store, transport, notify, locks, courier })),
+        (module) => (loaded = module.createOutbox({ settings, store, report, locks, courier })),
       ),
     'the outbox',
   )
-  // A transient failure before the outbox is here: it comes, then takes the retry as it always does.
-  courier.hooks.retry = (id, invitation, error) =>
-    outbox().then(
-      () => {
-        courier.hooks.retry(id, invitation, error)
-        courier.hooks.settled()
-      },
-      (problem: Error) =>
-        notify(
-          { status: 'retrying', referenceId: id, reason: `${error.message}; ${problem.message}`, error },
-          invitation,
-        ),
-    )
+  // The courier's callbacks, wired once: the outbox schedules what fails, and loads for the first one.
+  const courier = createCourier({
+    settings,
+    store,
+    transport,
+    report,
+    locks,
+    retry: (id, invitation, error) =>
+      loaded
+        ? loaded.retry(id, invitation, error)
+        : outbox().then(
+            (ready) => {
+              ready.retry(id, invitation, error)
+              // The delivery's end came before the outbox did: its first look at what is stored.
+              ready.settled()
+            },
+            (problem: Error) =>
+              report(
+                { status: 'retrying', referenceId: id, reason: `${error.message}; ${problem.message}`, error },
+                invitation,
+              ),
+          ),
+    settled: () => loaded?.settled(),
+  })
 
   /** Maps the order as it is now and hands it to the outbox; `event` replaces the order's own. */
-  function deliver(order: Order, ctx: Context | undefined, kept: string | undefined, event = order?.event) {
+  function mapAndSubmit(order: Order, ctx: Context | undefined, keptKey: string | undefined, event = order?.event) {
     // `order` may be anything a page kept under our key: mapping reads it as unknown.
     const mapped = mapOrder(event, order?.traits, settings)
-    if ('skip' in mapped) skip(mapped.skip, ctx, kept, mapped.referenceId)
+    if ('skip' in mapped) skip(mapped.skip, ctx, keptKey, mapped.referenceId)
     else {
       ;(loaded ?? courier).submit(mapped.invitation)
       // Only now: the invitation is in the outbox.
-      if (kept) dropOrder(kept)
+      if (keptKey) dropOrder(keptKey)
     }
   }
 
   /** The end of an order that is not sent: reported, and no longer kept. */
-  function skip(reason: string, ctx: Context | undefined, kept: string | undefined, referenceId?: string) {
-    notify({ status: 'skipped', referenceId, reason }, undefined, ctx)
-    if (kept) dropOrder(kept)
+  function skip(reason: string, ctx: Context | undefined, keptKey: string | undefined, referenceId?: string) {
+    report({ status: 'skipped', referenceId, reason }, undefined, ctx)
+    if (keptKey) dropOrder(keptKey)
   }
 
-  function take(order: Order, ctx?: Context, kept?: string) {
-    if (!middleware.length) return deliver(order, ctx, kept)
+  function take(order: Order, ctx?: Context, keptKey?: string) {
+    if (!middleware.length) return mapAndSubmit(order, ctx, keptKey)
     // This page's whole event where the order is this page's; a kept order is what was kept of it.
     return applyMiddleware(ctx?.event ?? order?.event, middleware, PLUGIN_NAME, settings.timeoutMs).then((result) => {
-      if ('event' in result) deliver(order, ctx, kept, result.event as Order['event'])
+      if ('event' in result) mapAndSubmit(order, ctx, keptKey, result.event as Order['event'])
       // The order's own reference: the middleware handed none on.
-      else skip(result.skip, ctx, kept, referenceOf(order?.event))
+      else skip(result.skip, ctx, keptKey, referenceOf(order?.event))
     })
   }
 

@@ -23,6 +23,16 @@ export const entryKeyPrefix = (apiKey: string) => `${keyOf(apiKey)}:`
  */
 export const orderKeyPrefix = (apiKey: string) => `${keyOf(apiKey)}/order:`
 
+/** The storage key of one order's record: its pending invitation, or its tombstone (store.ts). */
+export const entryKey = (apiKey: string, referenceId: string) =>
+  entryKeyPrefix(apiKey) + encodeURIComponent(referenceId)
+
+/** The Web Lock a page holds while it claims and sends one stored entry: named after its storage key. */
+export const entryLockName = entryKey
+
+/** The Web Lock a page holds while it has requests out ("owner lock"): free once the page is gone. */
+export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
+
 /** What a delivered order leaves behind: `{"sent":time}` and nothing else. */
 export const tombstone = (at: number) => JSON.stringify({ sent: at })
 export const isTombstone = (raw: string | null) => /^\{"sent":[^,]*\}$/.test(raw ?? '')

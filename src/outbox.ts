@@ -22,14 +22,12 @@
  * The courier (courier.ts) sends; this file decides when: retries, timers, and stored entries other
  * pages left. The delivery module loads it only once one of those is needed.
  */
-import { type Courier, type CourierOptions, idOf, ownerLockName } from './courier.js'
+import { type CourierOptions, idOf, type OutboxCourier } from './courier.js'
 import { DeliveryAbandonedError, type RetryableError } from './errors.js'
-import { KEY_PREFIX } from './keys.js'
+import { entryLockName, ownerLockName } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
 import { type OutboxEntry, pendingEntries } from './store.js'
-
-export { ownerLockName }
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50
@@ -58,12 +56,16 @@ export interface Outbox {
   setLeaving(leaving: boolean): void
   /** Stops this page's timer (plugin unloaded). What is stored stays for the next page. */
   stop(): void
+  /** The courier's `retry`: a transient failure, whose next attempt this schedules (or gives up). */
+  retry(id: string, invitation: Invitation, error: RetryableError): void
+  /** The courier's `settled`: a delivery ended, so the timer is set for what is stored now. */
+  settled(): void
 }
 
-export interface OutboxOptions extends CourierOptions {
+export interface OutboxOptions extends Omit<CourierOptions, 'transport' | 'retry' | 'settled'> {
   random?: () => number
   /** The page's courier (courier.ts): the outbox decides when, the courier sends. */
-  courier: Courier
+  courier: OutboxCourier
 }
 
 /** Exponential backoff with jitter: 50–100% of min(cap, base·2^(attempt−1)). */
@@ -116,7 +118,7 @@ export function nextAttempt(
 }
 
 export function createOutbox(options: OutboxOptions): Outbox {
-  const { settings, store, notify, now = Date.now, random = Math.random, locks, courier } = options
+  const { settings, store, report, now = Date.now, random = Math.random, locks, courier } = options
   const { owner, sending } = courier
   let timer: ReturnType<typeof setTimeout> | undefined
   let timerAt = Infinity
@@ -173,7 +175,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
     store.put({ ...stored, attempts: next.attempts, nextAt: next.nextAt, lease: undefined })
     const reason = `${error.message}; attempt ${next.attempts} failed, next in ${Math.round(next.waitMs / 1000)} s`
-    notify({ status: 'retrying', referenceId: id, reason, error }, invitation)
+    report({ status: 'retrying', referenceId: id, reason, error }, invitation)
   }
 
   /**
@@ -210,12 +212,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   /** Claims the stored entry (writes this page's lease) and sends it, if it is still due. */
   async function claimAndDeliver(id: string) {
     const held = locks && (await heldLocks())
-    sending.delete(id)
+    courier.release(id)
     const entry = courier.pendingEntry(id)
     if (!entry || due(entry, held) > now()) return schedule()
     const claimed = { ...entry, lease: courier.lease() }
     store.put(claimed)
-    await courier.deliver(claimed)
+    await courier.carry(claimed)
   }
 
   function flush() {
@@ -247,16 +249,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const id = idOf(entry)
       if (sending.has(id) || due(entry, held) > now()) continue
       // Ours while the lock is asked for, so neither a timer nor another flush asks twice.
-      sending.add(id)
+      courier.reserve(id)
       const run = () => claimAndDeliver(id)
       // Held through the delivery: a tab waiting for it then finds the entry delivered or leased.
-      if (locks) locks.request(`${KEY_PREFIX}${settings.apiKey}:${id}`, run).catch(run)
+      if (locks) locks.request(entryLockName(settings.apiKey, id), run).catch(run)
       else void run()
     }
     schedule(entries)
   }
-
-  courier.hooks = { retry: retryLater, settled: () => schedule() }
 
   return {
     submit(invitation) {
@@ -281,5 +281,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       courier.stop()
       schedule()
     },
+    retry: retryLater,
+    settled: () => schedule(),
   }
 }

@@ -37,7 +37,8 @@ export type LoadDelivery = () => Promise<{ startDelivery(host: DeliveryHost): De
 interface Waiting {
   order: Order
   ctx?: Context
-  kept?: string
+  /** Its key in the inbox, where it is kept until the module has it. */
+  keptKey?: string
   taken?: void | Promise<void>
 }
 
@@ -93,13 +94,13 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         if (unloaded) throw new Error('unloaded')
         delivery ??= module.startDelivery({
           settings,
-          notify: report,
+          report,
           middleware,
           track: (...args) => analytics?.track(...args),
         })
         for (const [id, order] of waiting) {
           waiting.delete(id)
-          order.taken = delivery.take(order.order, order.ctx, order.kept)
+          order.taken = delivery.take(order.order, order.ctx, order.keptKey)
         }
         // Invitations earlier pages left go out now. Without them, the outbox (dist/outbox.js) is
         // not needed unless something here fails.
@@ -137,8 +138,8 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       }
       // Else kept before anything is awaited: a page that goes away now loses nothing.
       const id = ctx.event.messageId ?? `${Math.random()}`
-      const waits: Waiting = { order, ctx, kept: keepOrder(settings.apiKey, id, order) }
-      if (delivery) return Promise.resolve(delivery.take(order, ctx, waits.kept)).then(() => ctx)
+      const waits: Waiting = { order, ctx, keptKey: keepOrder(settings.apiKey, id, order) }
+      if (delivery) return Promise.resolve(delivery.take(order, ctx, waits.keptKey)).then(() => ctx)
       waiting.set(id, waits)
       return withTimeout(start(), settings.timeoutMs, 'the delivery module did not load')
         .then(
@@ -189,7 +190,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       for (const [type, listener] of listeners) globalThis.addEventListener?.(type, listener)
       // Orders and invitations earlier pages or other tabs left go out now.
       const work = storedWork(settings.apiKey)
-      for (const [key, order] of work.orders) waiting.set(key, { order, kept: key })
+      for (const [key, order] of work.orders) waiting.set(key, { order, keptKey: key })
       pendingAtLoad = work.pending
       if (pendingAtLoad || waiting.size) startSoon()
     },

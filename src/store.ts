@@ -10,7 +10,7 @@
  * that another version or script wrote. Any of these moves this page to an in-memory copy:
  * invitations are still delivered while the page lives, and the host page never sees an exception.
  */
-import { entryKeyPrefix, KEY_PREFIX, tombstone } from './keys.js'
+import { entryKey, entryKeyPrefix, KEY_PREFIX, tombstone } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { Step } from './transport.js'
 
@@ -84,7 +84,7 @@ export function parseRecord(raw: string | null | undefined): StoredRecord | unde
 /** Opens the store for one integration key; `warn` receives one line per storage problem met. */
 export function createStore(apiKey: string, warn: (message: string) => void): Store {
   const prefix = entryKeyPrefix(apiKey)
-  const keyOf = (referenceId: string) => prefix + encodeURIComponent(referenceId)
+  const keyOf = (referenceId: string) => entryKey(apiKey, referenceId)
   /** This page's copy of our keys, once localStorage has failed it. */
   let memory: Map<string, string> | undefined
 

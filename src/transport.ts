@@ -50,7 +50,7 @@ export function interpretStatus(status: number, step: Step, retryAfter: string |
 
 /** What a network error on Trustpilot's own host adds, while the browser is online. */
 export const BLOCKED =
-  "likely a content blocker (the browser is online): send through the first-party relay, analytics-plugin-trustpilot/relay"
+  'likely a content blocker (the browser is online): send through the first-party relay, analytics-plugin-trustpilot/relay'
 
 /**
  * Browsers can't cancel a keepalive request: aborting it rejects our promise but the request goes on,

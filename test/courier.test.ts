@@ -58,11 +58,12 @@ function courierWith(
     settings,
     store: createStore(API_KEY, () => {}),
     transport,
-    notify: (outcome) => outcomes.push(outcome),
+    report: (outcome) => outcomes.push(outcome),
     locks,
     ...(now ? { now } : {}),
+    retry: (id, _invitation, error) => retries.push({ id, error, at: Date.now() }),
+    settled: () => {},
   })
-  courier.hooks.retry = (id, _invitation, error) => retries.push({ id, error, at: Date.now() })
   const done = async () => {
     while (courier.sending.size) await sleep(1)
   }
@@ -261,7 +262,7 @@ describe('courier', () => {
     const theirs = { owner: 'other', since: 5, until: 99_999 }
     store.put({ invitation: invitation('theirs'), step: 'invite', attempts: 1, createdAt: 1, nextAt: 1, lease: theirs })
     store.put({ invitation: invitation('bare'), step: 'invite', attempts: 1, createdAt: 1, nextAt: 1 })
-    for (const id of ['theirs', 'bare', 'gone']) courier.sending.add(id)
+    for (const id of ['theirs', 'bare', 'gone']) courier.reserve(id)
     const before = { theirs: storage.getItem(key('theirs')), bare: storage.getItem(key('bare')) }
     clock = 20_000
     courier.setLeaving(true)

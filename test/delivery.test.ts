@@ -77,7 +77,7 @@ function deliveryUnderTest(overrides: Record<string, unknown> = {}) {
   const outcomes: Array<{ outcome: TrustpilotOutcome; ctx?: Context }> = []
   const delivery = startDelivery({
     settings: resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...overrides }),
-    notify: (outcome, _invitation, ctx) => outcomes.push({ outcome, ...(ctx ? { ctx } : {}) }),
+    report: (outcome, _invitation, ctx) => outcomes.push({ outcome, ...(ctx ? { ctx } : {}) }),
   })
   const statuses = () => outcomes.map((o) => o.outcome.status)
   return { delivery, outcomes, statuses }

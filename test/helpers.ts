@@ -52,13 +52,19 @@ export function outboxUnderTest(
     random: () => 0,
     ...options,
     locks,
-    notify: (event: TrustpilotOutcome, _invitation: Invitation) => {
+    report: (event: TrustpilotOutcome, _invitation: Invitation) => {
       events.push(event)
       for (const wake of waiters.splice(0)) wake()
     },
   }
   // The courier sends, the outbox decides when: together, the whole of delivery.
-  const outbox = createOutbox({ ...parts, courier: createCourier(parts) })
+  // Wired as the delivery module wires them: the courier's callbacks are the outbox's.
+  const courier = createCourier({
+    ...parts,
+    retry: (id, invitation, error) => outbox.retry(id, invitation, error),
+    settled: () => outbox.settled(),
+  })
+  const outbox = createOutbox({ ...parts, courier })
   /** Resolves with the first outcome that is final (sent, failed, skipped). */
   const settled = async (): Promise<TrustpilotOutcome> => {
     for (;;) {

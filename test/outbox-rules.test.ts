@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { backoffMs, dueAt, LEFT_LEASE_MS, leaseEnd, nextAttempt, ownerLockName } from '../src/outbox'
+import { ownerLockName } from '../src/keys'
+import { backoffMs, dueAt, LEFT_LEASE_MS, leaseEnd, nextAttempt } from '../src/outbox'
 import type { OutboxEntry } from '../src/store'
 
 const ME = 'me'
@@ -100,5 +101,15 @@ describe('nextAttempt', () => {
       600_000,
     )
     assert.equal(backoffMs(41, full), 600_000)
+  })
+})
+
+describe('names in keys.ts', () => {
+  test("an entry's Web Lock is named after its storage key, encoded alike", async () => {
+    const { entryKey, entryLockName, KEY_PREFIX } = await import('../src/keys')
+    assert.equal(entryKey('a:b/c', 'o/1:2'), `${KEY_PREFIX}a%3Ab%2Fc:o%2F1%3A2`)
+    assert.equal(entryLockName('a:b/c', 'o/1:2'), entryKey('a:b/c', 'o/1:2'))
+    // Two integration keys can't share a lock: ':' in a key is encoded.
+    assert.notEqual(entryLockName('a:b', 'c'), entryLockName('a', 'b:c'))
   })
 })
