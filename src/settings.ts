@@ -81,21 +81,14 @@ const TEXT: Kind = [isText, TEXT_RULE]
 const TEXTS: Kind = [isTexts, TEXTS_RULE]
 const POSITIVE: Kind = [isPositive, 'must be a positive number']
 const BOOLEAN: Kind = [(v) => typeof v === 'boolean', 'must be true or false']
+/** Every setting but the two read first. */
+type OptionalName = Exclude<keyof TrustpilotSettings, 'apiKey' | 'endpoint'>
 /** An optional setting: its name, kind and default, and its key in ResolvedSettings if not its name. */
-type Optional = readonly [name: string, kind: Kind, fallback?: unknown, key?: keyof ResolvedSettings]
+type Optional = readonly [name: OptionalName, kind: Kind, fallback?: unknown, key?: keyof ResolvedSettings]
 
-/** Checks and completes the settings; throws a TypeError naming the first bad setting. */
-export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
-  const settings = (input ?? {}) as unknown as Record<string, unknown>
-  const resolved = {
-    apiKey:
-      (isText(settings.apiKey) && (settings.apiKey as string).trim()) ||
-      fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string'),
-    endpoint: resolveEndpoint(settings.endpoint),
-  } as ResolvedSettings & Record<string, unknown>
-  // One table and one loop rather than a call per setting, for the entry's size. Read in this order,
-  // so an error names the first bad setting; made per call, so each gets its own [] of audiences.
-  const optional: Optional[] = [
+/** The optional settings' table: each row's name is a key of TrustpilotSettings. */
+const optionalSettings = () =>
+  [
     ['source', TEXT, DEFAULT_SOURCE],
     ['debug', BOOLEAN, false],
     ['timeoutMs', POSITIVE, 10_000],
@@ -108,10 +101,26 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
     ['tags', TEXTS],
     ['transport', [(v) => v === 'api' || v === 'script', 'must be "api" or "script"'], 'api'],
     ['trackOutcomes', BOOLEAN, false],
-  ]
-  for (const [name, [check, rule], fallback, key = name] of optional) {
+  ] as const satisfies readonly Optional[]
+
+/** Settings without a row in the table: none, or this does not compile (and the error names them). */
+type Unchecked = Exclude<OptionalName, ReturnType<typeof optionalSettings>[number][0]>
+export const everySettingHasARow: [Unchecked] extends [never] ? true : Unchecked = true
+
+/** Checks and completes the settings; throws a TypeError naming the first bad setting. */
+export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
+  const settings = (input ?? {}) as unknown as Record<string, unknown>
+  const resolved = {
+    apiKey:
+      (isText(settings.apiKey) && (settings.apiKey as string).trim()) ||
+      fail('apiKey', 'is required: your Trustpilot Integration Key, as a non-empty string'),
+    endpoint: resolveEndpoint(settings.endpoint),
+  } as ResolvedSettings & Record<string, unknown>
+  // One table and one loop rather than a call per setting, for the entry's size. Read in this order,
+  // so an error names the first bad setting; made per call, so each gets its own [] of audiences.
+  for (const [name, [check, rule], fallback, key = name] of optionalSettings() as readonly Optional[]) {
     const value = settings[name]
-    resolved[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
+    ;(resolved as Record<string, unknown>)[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
   }
   // The relay forwards invitations, not Trustpilot's script: tp.min.js can't come from a path.
   if (resolved.transport !== 'api' && ENDPOINT_PATH.test(`${settings.endpoint}`.trim())) {

@@ -11,8 +11,8 @@
  *   of a class deriving from one without a constructor of its own, or of `super(…)` in a class
  *   that derives from one directly.
  * Each is evaluated as far as the source tells: string literals, templates, `+`, conditionals,
- * consts (across files), tables walked by `for…of` and `.find()`, and a function's parameters at
- * each of its call sites (so `skip('…')`, `fail('setting', rule)` and `new RetryableError('…')`
+ * consts (across files), tables walked by `for…of` and `.find()` (also one a function of a single
+ * expression makes), and a function's parameters at each of its call sites (so `skip('…')`, `fail('setting', rule)` and `new RetryableError('…')`
  * give their words). What can't be known statically (a status, an error's message, a number) is a
  * placeholder: in the table, any `<name>` in its place. A reason that is only placeholders and
  * punctuation (`${error.message}; ${problem.message}`) joins reasons that have rows of their own.
@@ -233,6 +233,14 @@ function evaluateOnce(node: ts.Expression): Alternative[] {
           ? table.value.elements.flatMap((element, index) => withChoice(evaluate(element), node, index, table.choices))
           : unknownOf(node),
       )
+    }
+  }
+  // `rows()`: a function of no parameters whose body is one expression (a table made anew per call).
+  if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && !node.arguments.length) {
+    const declaration = symbolOf(node.expression)?.valueDeclaration
+    const made = declaration && ts.isVariableDeclaration(declaration) ? declaration.initializer : undefined
+    if (made && ts.isArrowFunction(made) && !made.parameters.length && !ts.isBlock(made.body)) {
+      return evaluate(made.body)
     }
   }
   if (ts.isIdentifier(node)) {
