@@ -12,8 +12,8 @@
  *   that derives from one directly.
  * Each is evaluated as far as the source tells: string literals, templates, `+`, conditionals,
  * consts (across files), tables walked by `for…of` and `.find()` (also one a function of a single
- * expression makes), and a function's parameters at each of its call sites (so `skip('…')`, `fail('setting', rule)` and `new RetryableError('…')`
- * give their words). What can't be known statically (a status, an error's message, a number) is a
+ * expression makes), and a function's parameters at each of its call sites (so `skip('…')`,
+ * `fail('setting', rule)` and `new RetryableError('…')` give their words). What can't be known statically (a status, an error's message, a number) is a
  * placeholder: in the table, any `<name>` in its place. A reason that is only placeholders and
  * punctuation (`${error.message}; ${problem.message}`) joins reasons that have rows of their own.
  */
