@@ -11,10 +11,13 @@ import {
   type TrustpilotSettings,
   trustpilot,
 } from 'analytics-plugin-trustpilot'
+import { type TrustpilotRelayOptions, toNodeHandler, trustpilotRelay } from 'analytics-plugin-trustpilot/relay'
 
 const analytics = AnalyticsBrowser.load({ writeKey: 'write-key' })
 
-const settings: TrustpilotSettings = {
+// Every setting, checked against the type's keys: a setting added to TrustpilotSettings and left out
+// here fails to compile (`satisfies Required<…>`), as does a key here it doesn't have.
+const settings = {
   apiKey: 'integration-key',
   endpoint: 'https://invitejs.trustpilot.com',
   source: 'InvitationScript',
@@ -28,8 +31,11 @@ const settings: TrustpilotSettings = {
   locale: 'en-US',
   tags: ['web'],
   transport: 'script',
-}
+  trackOutcomes: true,
+} satisfies Required<TrustpilotSettings>
 void analytics.register(trustpilot(settings))
+// A path on the page's origin, for the first-party relay.
+void analytics.register(trustpilot({ apiKey: 'integration-key', endpoint: '/trustpilot' }))
 void analytics.register(trustpilot({ apiKey: 'integration-key' }))
 
 onTrustpilotOutcome(analytics, (outcome: TrustpilotOutcome) => {
@@ -51,3 +57,15 @@ trustpilot({ apiKey: 'k', transport: 'beacon' })
 trustpilot({ apiKey: 'k', timeoutMs: '100' })
 // @ts-expect-error outcome listeners receive outcomes, not numbers
 onTrustpilotOutcome(analytics, (outcome: number) => outcome)
+
+// The relay, for the shop's server: a web-standard fetch handler, and one for node:http and Express.
+const relay: (request: Request) => Promise<Response> = trustpilotRelay({
+  apiKeys: ['integration-key'],
+  origins: ['https://shop.example'],
+  path: '/trustpilot',
+  upstream: 'https://invitejs.trustpilot.com',
+  timeoutMs: 10_000,
+} satisfies Required<TrustpilotRelayOptions>)
+void toNodeHandler(relay)
+// @ts-expect-error origins is required
+trustpilotRelay({ apiKeys: ['k'] })
