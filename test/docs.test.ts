@@ -18,7 +18,7 @@
  * punctuation (`${error.message}; ${problem.message}`) joins reasons that have rows of their own.
  */
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { relative } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -596,5 +596,27 @@ describe('docs: the troubleshooting table', { skip: instrumented && 'src/ is ins
   test('words the source gives but never reports are still there', () => {
     for (const [words, why] of NEVER_REPORTED)
       assert.ok(source().has(words), `"${words}" is no longer in src/ (it was never reported: ${why}); drop it here`)
+  })
+})
+
+describe('docs/testing.md', () => {
+  test('names every test file, so none runs unlisted', () => {
+    const testing = readFileSync(`${ROOT}docs/testing.md`, 'utf8')
+    const inFolder = (folder: string, ending: string) =>
+      readdirSync(`${ROOT}${folder}`)
+        .filter((file) => file.endsWith(ending))
+        .map((file) => `${folder}/${file}`)
+    const files = [
+      ...inFolder('test', '.test.ts'),
+      ...inFolder('e2e', '.spec.ts'),
+      ...inFolder('e2e/webkitgtk', '.spec.ts'),
+      ...(existsSync(`${ROOT}test/recipes`) ? inFolder('test/recipes', '.test.ts') : []),
+    ]
+    assert.ok(files.length > 20, `found only ${files.length} test files`)
+    assert.deepEqual(
+      files.filter((file) => !testing.includes(`\`${file}\``)),
+      [],
+      'test files docs/testing.md does not name',
+    )
   })
 })
