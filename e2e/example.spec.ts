@@ -1,7 +1,7 @@
 /**
  * The example shop that `npm start` serves: an order placed there shows its invitation, and its
- * controls show the guarantees (Trustpilot down, the buyer leaving) as they happen. The example is
- * built once, by the global setup.
+ * controls show the guarantees (Trustpilot down, the buyer leaving, the buyer's content blocker and
+ * the shop's relay) as they happen. The example is built once, by the global setup.
  */
 import type { Page } from '@playwright/test'
 import { startExample } from '../scripts/start'
@@ -23,6 +23,27 @@ async function setMode(page: Page, label: string) {
   await page.getByLabel(label).check()
   await expect(page.locator('#wire .mode-change').last()).toContainText(label)
 }
+
+/** Turns the buyer's content blocker on or off with the page's control, and waits until the stand-in has it. */
+async function setBlocker(page: Page, on: boolean) {
+  await page.getByLabel('Runs a content blocker').setChecked(on)
+  await expect(page.locator('#wire .mode-change').last()).toContainText(`content blocker: ${on ? 'on' : 'off'}`)
+}
+
+/** Switches the plugin's endpoint with the page's control: the page reloads, with the plugin registered anew. */
+async function setRoute(page: Page, route: 'direct' | 'relay') {
+  await page.getByLabel(route === 'relay' ? "Through the shop's relay" : "Straight to Trustpilot's endpoint").check()
+  await page.waitForURL((url) => url.searchParams.get('route') === (route === 'relay' ? 'relay' : null))
+  await expect(page.locator('#mode')).toContainText(
+    route === 'relay' ? "go through the shop's relay" : 'go straight to',
+  )
+}
+
+/** What the stand-in received for order `id`: answer, the Origin it saw, and whether a browser sent it. */
+const received = (example: Example, id: string) =>
+  (example.standIn?.requests ?? [])
+    .filter((r) => r.body.referenceId === id)
+    .map((r) => ({ status: r.status, origin: r.origin, fromBrowser: r.fromBrowser }))
 
 /** Places an order; its order id, as the page says it. */
 async function order(page: Page) {
@@ -65,8 +86,14 @@ test('placing an order on the example shows the invitation Trustpilot receives',
     await expect(wire.nth(0)).toContainText('"recipientEmail": "buyer@example.com"')
     await expect(wire.nth(1)).toContainText('→ 201 created')
     await expect(wire.nth(1)).toContainText('"productSkus"')
+    // Straight from the page, with its Origin.
+    for (const line of [wire.nth(0), wire.nth(1)]) {
+      await expect(line).toHaveAttribute('data-route', 'direct')
+      await expect(line).toContainText(`from the buyer's browser · Origin ${example.url}`)
+    }
     await expect(page.locator('#outcomes li')).toContainText(['sent'])
     expect(example.standIn?.created.size).toBe(1)
+    expect(example.standIn?.requests.map((r) => r.fromBrowser)).toEqual([true, true])
     await page.screenshot({ path: test.info().outputPath('example.png'), fullPage: true })
   })
 })
@@ -105,5 +132,91 @@ test('an order the buyer leaves right after track is delivered by the next page'
     await expect(page.locator('#outcomes')).toContainText(`sent · ${id}`, { timeout: 20_000 })
     await expect(page.locator(`#storage li[data-order="${id}"]`)).toHaveAttribute('data-state', 'sent')
     expect(example.standIn?.created.get(id)).toBe(1)
+  })
+})
+
+test("with the buyer's content blocker, a request straight to Trustpilot never arrives: retrying, a network error", async ({
+  page,
+}) => {
+  await withExample(async (example) => {
+    await page.goto(example.url)
+    await setBlocker(page, true)
+    const id = await order(page)
+    await expect(page.locator('#outcomes')).toContainText(new RegExp(`retrying · ${id}: network error: `))
+    // The page's log says the request never arrived; the stand-in indeed has nothing.
+    await expect(page.locator('#wire li.stopped').first()).toContainText(
+      "stopped in the browser by the buyer's content blocker, never arrived",
+    )
+    await expect(page.locator(`#storage li[data-order="${id}"]`)).toHaveAttribute('data-state', 'pending')
+    await expect(page.locator('#wire li.request')).toHaveCount(0)
+    expect(example.standIn?.requests).toEqual([])
+  })
+})
+
+test("with the buyer's content blocker, the relay gets through: 202, products, 201, sent, with the shop's Origin", async ({
+  page,
+}) => {
+  await withExample(async (example) => {
+    await page.goto(example.url)
+    await setRoute(page, 'relay')
+    await setBlocker(page, true)
+    const id = await order(page)
+    const requests = page.locator('#wire li.request')
+    await expect(requests).toHaveCount(2)
+    await expect(requests.nth(0)).toContainText('→ 202 send again with products')
+    await expect(requests.nth(1)).toContainText('→ 201 created')
+    await expect(requests.nth(1)).toContainText('"productSkus"')
+    for (const line of [requests.nth(0), requests.nth(1)]) {
+      await expect(line).toHaveAttribute('data-route', 'relay')
+      await expect(line).toContainText(`Origin ${example.url}: the shop's, forwarded by the relay`)
+    }
+    await expect(page.locator('#outcomes')).toContainText(`sent · ${id}`)
+    await expect(page.locator(`#storage li[data-order="${id}"]`)).toHaveAttribute('data-state', 'sent')
+    await expect(page.locator('#wire li.stopped')).toHaveCount(0)
+    // The stand-in had both from the server (no browser's headers), each with the shop's Origin.
+    const relayed = { origin: example.url, fromBrowser: false }
+    expect(received(example, id)).toEqual([
+      { status: 202, ...relayed },
+      { status: 201, ...relayed },
+    ])
+    expect(example.standIn?.created.get(id)).toBe(1)
+  })
+})
+
+test('the route switch switches: an order the blocker stopped is sent through the relay after it, and back again', async ({
+  page,
+}) => {
+  // Two retries waited for, and two reloads: more than the default 30 s on a loaded machine.
+  test.setTimeout(60_000)
+  await withExample(async (example) => {
+    await page.goto(example.url)
+    await setBlocker(page, true)
+    const stopped = await order(page)
+    const outcomes = page.locator('#outcomes')
+    await expect(outcomes).toContainText(`retrying · ${stopped}`)
+    expect(example.standIn?.requests).toEqual([])
+    // Through the relay: the reloaded page takes the order from storage and sends it at its next retry.
+    await setRoute(page, 'relay')
+    await expect(outcomes).toContainText(`sent · ${stopped}`, { timeout: 20_000 })
+    const relayed = { origin: example.url, fromBrowser: false }
+    expect(received(example, stopped)).toEqual([
+      { status: 202, ...relayed },
+      { status: 201, ...relayed },
+    ])
+    await expect(page.locator('#wire li.request').last()).toHaveAttribute('data-route', 'relay')
+    // And back: straight to Trustpilot, which the blocker stops, until it is off.
+    await setRoute(page, 'direct')
+    const direct = await order(page)
+    await expect(outcomes).toContainText(`retrying · ${direct}`)
+    expect(received(example, direct)).toEqual([])
+    await setBlocker(page, false)
+    await expect(outcomes).toContainText(`sent · ${direct}`, { timeout: 20_000 })
+    const fromPage = { origin: example.url, fromBrowser: true }
+    expect(received(example, direct)).toEqual([
+      { status: 202, ...fromPage },
+      { status: 201, ...fromPage },
+    ])
+    await expect(page.locator('#wire li.request').last()).toHaveAttribute('data-route', 'direct')
+    expect([example.standIn?.created.get(stopped), example.standIn?.created.get(direct)]).toEqual([1, 1])
   })
 })

@@ -2,16 +2,19 @@
  * The example shop's script: analytics-next with the Trustpilot plugin, as a shop would set it up.
  * Placing an order tracks `Order Completed`. The right-hand panel shows what reached Trustpilot (or
  * the local stand-in), the outcomes the plugin reports, and what it keeps in storage until Trustpilot
- * has it. The controls make the buyer leave or open a second tab, and make the stand-in fail, so the
- * plugin's guarantees can be watched rather than taken on trust.
+ * has it. The controls make the buyer leave, open a second tab or run a content blocker, make the
+ * stand-in fail, and send either straight to Trustpilot or through the shop's relay, so the plugin's
+ * guarantees can be watched rather than taken on trust.
  */
 import { AnalyticsBrowser } from '@segment/analytics-next'
 import { onTrustpilotOutcome, trustpilot } from 'analytics-plugin-trustpilot'
 
 interface ExampleConfig {
   apiKey: string
-  /** Set when the example runs against the local stand-in; unset for the real Trustpilot. */
-  endpoint?: string
+  /** The local stand-in's URL: Trustpilot's endpoint, sent to straight. Unset for the real Trustpilot. */
+  standIn?: string
+  /** Where this origin serves the relay (`analytics-plugin-trustpilot/relay`): the endpoint through it. */
+  relay: string
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -38,9 +41,28 @@ function item(list: HTMLElement, title: string, cls: string, detail?: unknown) {
 
 const config: ExampleConfig = await fetch('/config.json').then((r) => r.json())
 
-$('mode').textContent = config.endpoint
-  ? `Invitations go to a local Trustpilot stand-in at ${config.endpoint}`
-  : 'Invitations go to the real Trustpilot (TRUSTPILOT_API_KEY is set)'
+// The route is the page's: `?route=relay` sends through the relay, anything else straight to
+// Trustpilot. The plugin takes its endpoint once, when it is registered; so the switch reloads.
+type Route = 'direct' | 'relay'
+const route: Route = new URLSearchParams(location.search).get('route') === 'relay' ? 'relay' : 'direct'
+const endpoint = route === 'relay' ? config.relay : config.standIn
+const trustpilotSide = config.standIn
+  ? `a local Trustpilot stand-in at ${config.standIn}`
+  : 'the real Trustpilot (TRUSTPILOT_API_KEY is set)'
+$('mode').textContent =
+  route === 'relay'
+    ? `Invitations go through the shop's relay at ${config.relay} to ${trustpilotSide}`
+    : `Invitations go straight to ${trustpilotSide}`
+$('direct-endpoint').textContent = config.standIn ?? 'https://invitejs.trustpilot.com'
+const routeInputs = [...document.querySelectorAll<HTMLInputElement>('#route input')]
+for (const input of routeInputs) input.checked = input.value === route
+$('route').addEventListener('change', (event) => {
+  const next = new URL(location.href)
+  if ((event.target as HTMLInputElement).value === 'relay') next.searchParams.set('route', 'relay')
+  else next.searchParams.delete('route')
+  // What waits in storage is the shop's, not the route's: the next page sends it its own way.
+  location.assign(next)
+})
 // The one line the page itself logs: the browser test checks it sees it, so it knows its console
 // collector works when it finds no errors.
 console.info(`Example shop loaded: ${$('mode').textContent}`)
@@ -50,7 +72,7 @@ const analytics = AnalyticsBrowser.load(
   {
     writeKey: 'example-write-key',
     cdnSettings: { integrations: {}, metrics: { sampleRate: 0 } } as never,
-    plugins: [trustpilot({ apiKey: config.apiKey, ...(config.endpoint ? { endpoint: config.endpoint } : {}) })],
+    plugins: [trustpilot({ apiKey: config.apiKey, ...(endpoint ? { endpoint } : {}) })],
   },
   { integrations: { 'Segment.io': false } },
 )
@@ -64,9 +86,11 @@ onTrustpilotOutcome(analytics, (outcome) =>
 )
 
 // ── What Trustpilot receives ────────────────────────────────────────────────────────────────────
-// With the stand-in, the server streams each request it received and what it answered, and each
-// change of its mode; it replays everything so far on connecting, so a reloaded page or a second
-// tab tells the whole story.
+// With the stand-in, the server streams each request it received and what it answered (and which
+// way it came: from the browser or from the relay, with the Origin Trustpilot saw), each request
+// the buyer's blocker stopped, each answer the relay gave itself, and each change of the controls;
+// it replays everything so far on connecting, so a reloaded page or a second tab tells the whole
+// story.
 const MEANING: Record<string, string> = {
   202: 'send again with products',
   201: 'created',
@@ -77,33 +101,69 @@ const MEANING: Record<string, string> = {
 const modeInputs = [...document.querySelectorAll<HTMLInputElement>('#trustpilot-mode input')]
 const modeLabel = (mode: string) =>
   modeInputs.find((input) => input.value === mode)?.parentElement?.textContent?.trim() ?? mode
+/** A path as the page shows it: the key is the page's own, so it is left out. */
+const shortPath = (path: string) => path.replace(/^\/api\/[^/]+\//, '/api/…/')
+const blocker = $<HTMLInputElement>('blocker')
 
-if (config.endpoint) {
+/** The line under a request: the way it came, and the Origin Trustpilot saw (the relay forwards the shop's). */
+function routeNote(li: HTMLElement, route: Route, origin: string | undefined) {
+  const note = document.createElement('span')
+  note.className = `route route-${route}`
+  const from = origin ? `Origin ${origin}` : 'no Origin'
+  note.textContent =
+    route === 'relay'
+      ? `from the shop's server · ${from}: the shop's, forwarded by the relay`
+      : `from the buyer's browser · ${from}`
+  li.dataset.route = route
+  li.dataset.origin = origin ?? ''
+  li.insertBefore(note, li.querySelector('details'))
+}
+
+function showWireEvent(event: Record<string, any>) {
+  const at = clock(event.at)
+  if (event.kind === 'mode') item($('wire'), `${at} Trustpilot's side: ${modeLabel(event.mode)}`, 'mode-change')
+  else if (event.kind === 'blocker') {
+    item($('wire'), `${at} The buyer's content blocker: ${event.on ? 'on' : 'off'}`, 'mode-change')
+  } else if (event.kind === 'stopped') {
+    const what = event.method === 'OPTIONS' ? 'OPTIONS (the CORS preflight of a POST)' : event.method
+    const title = `${at} ✕ ${what} ${shortPath(event.path)}: stopped in the browser by the buyer's content blocker, never arrived`
+    item($('wire'), title, 'stopped').classList.add('stopped')
+  } else if (event.kind === 'relay') {
+    const title = `${at} The shop's relay answered ${event.status} itself: ${event.reason}`
+    item($('wire'), title, `status-${event.status}`).classList.add('relay-own')
+  } else {
+    const title = `${at} POST /api/…/invitation → ${event.status} ${MEANING[event.status] ?? ''}`
+    const li = item($('wire'), title, `status-${event.status}`, event.body)
+    li.classList.add('request')
+    routeNote(li, event.route, event.origin)
+  }
+}
+
+if (config.standIn) {
   const events = new EventSource('/stand-in/events')
   // A reconnect replays the story from the start.
   events.onopen = () => $('wire').replaceChildren()
-  events.onmessage = (message) => {
-    const event = JSON.parse(message.data)
-    if (event.kind === 'mode') {
-      item($('wire'), `${clock(event.at)} Trustpilot's side: ${modeLabel(event.mode)}`, 'mode-change')
-    } else {
-      const title = `${clock(event.at)} POST /api/…/invitation → ${event.status} ${MEANING[event.status] ?? ''}`
-      item($('wire'), title, `status-${event.status}`, event.body).classList.add('request')
-    }
-  }
+  events.onmessage = (message) => showWireEvent(JSON.parse(message.data))
   events.addEventListener('mode', (message) => {
-    const { mode } = JSON.parse((message as MessageEvent).data)
-    for (const input of modeInputs) input.checked = input.value === mode
+    const state = JSON.parse((message as MessageEvent).data)
+    for (const input of modeInputs) input.checked = input.value === state.mode
     $<HTMLFieldSetElement>('trustpilot-mode').disabled = false
+    blocker.checked = state.blocker
+    blocker.disabled = false
   })
   // The stand-in lives in the server: the page asks it to change, and every tab hears the change.
   $('trustpilot-mode').addEventListener('change', (event) => {
     const mode = (event.target as HTMLInputElement).value
     void fetch('/stand-in/mode', { method: 'POST', body: JSON.stringify({ mode }) })
   })
+  blocker.addEventListener('change', () => {
+    void fetch('/stand-in/blocker', { method: 'POST', body: JSON.stringify({ on: blocker.checked }) })
+  })
 } else {
-  $('wire-hint').textContent = 'Requests go straight to Trustpilot; see the outcomes below.'
+  $('wire-hint').textContent = 'Requests go to Trustpilot itself; see the outcomes below.'
   $('trustpilot-mode').hidden = true
+  // The buyer's own blocker, if this browser runs one, is the real thing here.
+  $('blocker-control').hidden = true
 }
 
 // ── Waiting in storage ──────────────────────────────────────────────────────────────────────────

@@ -7,7 +7,9 @@
  *
  * It plays the protocol (202 to a request without products, 201 to one with them), answers CORS with
  * credentials, and can be told to fail: a status for the next N requests, drop the connection, hang,
- * or be down (not listening at all). It also serves the tests' tp.min.js stand-in at /tp.min.js.
+ * or be down (not listening at all). It also serves the tests' tp.min.js stand-in at /tp.min.js. For
+ * the example shop it can play a buyer's content blocker: it resets what comes straight from a
+ * browser, and answers what comes from a server (the shop's relay).
  */
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -35,7 +37,25 @@ export interface InvitationRecord {
   status: number | 'reset' | 'hang'
   origin: string | undefined
   cookie: string | undefined
+  /** Sent by a browser (the page itself) rather than by a server (the shop's relay): see fromBrowser. */
+  fromBrowser: boolean
 }
+
+/** A request the blocker stopped: what the browser tried, never read further. */
+export interface StoppedRequest {
+  at: number
+  method: string
+  path: string
+}
+
+/**
+ * Whether a request comes straight from a browser. Browsers send Fetch Metadata (`Sec-Fetch-Site`,
+ * to a loopback host too: Chromium, Firefox and WebKitGTK all do) and a `Mozilla/5.0 …` User-Agent;
+ * Node's fetch, which the shop's relay uses on the server, sends neither (`User-Agent: node`). It
+ * does send `Sec-Fetch-Mode: cors`, so that header tells nothing.
+ */
+export const fromBrowser = (req: IncomingMessage) =>
+  req.headers['sec-fetch-site'] !== undefined || /^Mozilla\//.test(req.headers['user-agent'] ?? '')
 
 export interface StandIn {
   url: string
@@ -64,6 +84,17 @@ export interface StandIn {
   close(): Promise<void>
   /** Listeners told of each request as it is answered (the example page streams these). */
   onRecord: Set<(record: InvitationRecord) => void>
+  /**
+   * The buyer's content blocker (the example's control). A blocker lives in the buyer's browser and
+   * stops requests to Trustpilot's host before they leave it; the stand-in, which can't sit there,
+   * does what the page then sees: while this is set, every request straight from a browser (its CORS
+   * preflight included) has its connection reset on arrival, unread and unrecorded, so the page's
+   * fetch rejects with a network error. A server's request (the shop's relay) is answered as usual.
+   * Setting it closes the idle connections browsers keep open, so each stopped request is one attempt.
+   */
+  blocker: boolean
+  /** Listeners told of each request the blocker stopped (not in `requests`: Trustpilot never had it). */
+  onStopped: Set<(stopped: StoppedRequest) => void>
   /** Where the tp.min.js stand-in frames its simplicity page: another origin, as Trustpilot's is. */
   simplicityUrl: string
 }
@@ -92,10 +123,18 @@ const readBody = (req: IncomingMessage) =>
 export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandIn> {
   const sockets = new Set<Socket>()
   const hanging = new Set<ServerResponse>()
+  /** The buyer's content blocker: see StandIn.blocker. */
+  let blocker = false
 
   const roundTrip = () => (standIn.roundTripMs ? new Promise((r) => setTimeout(r, standIn.roundTripMs)) : undefined)
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    if (blocker && fromBrowser(req)) {
+      const stopped = { at: Date.now(), method: req.method ?? '', path: req.url?.split('?')[0] ?? '' }
+      for (const listener of standIn.onStopped) listener(stopped)
+      req.socket.resetAndDestroy()
+      return
+    }
     const match = /^\/api\/([^/]+)\/invitation$/.exec(req.url?.split('?')[0] ?? '')
     if (req.method === 'OPTIONS') {
       await roundTrip()
@@ -132,6 +171,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       status: fault === 'accept-then-reset' ? normal : status,
       origin: req.headers.origin,
       cookie: req.headers.cookie,
+      fromBrowser: fromBrowser(req),
     }
     standIn.requests.push(record)
     if (record.status === 201 || record.status === 200) {
@@ -197,6 +237,16 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     roundTripMs: 0,
     hangMs: 15_000,
     onRecord: new Set(),
+    get blocker() {
+      return blocker
+    },
+    set blocker(on) {
+      // A browser resends, once, a request whose kept-alive connection failed under it; on a fresh
+      // connection it doesn't. Closing the idle ones leaves it none to reuse (nothing in flight is cut).
+      if (on && !blocker) server.closeIdleConnections()
+      blocker = on
+    },
+    onStopped: new Set(),
     simplicityUrl: simplicity.url,
     down: stop,
     up: async () => {

@@ -3,8 +3,9 @@
  * promise that depends on the engine. The seed order, a page that leaves right after `track` (and the
  * next page finishing it), Trustpilot down, back online, Retry-After, storage that throws or holds
  * junk, two tabs and a reload, consent, strict CSP, the console's privacy, the remote plugin and the
- * module from a CDN on another origin, the script transport, and the example shop's guarantees. Safari's engine is where most buyers
- * meet a thank-you page. Each test mirrors one of the Playwright suite's (named beside it), through
+ * module from a CDN on another origin, the script transport, and the example shop's guarantees (its
+ * relay getting an order past the buyer's content blocker included). Safari's engine is where most
+ * buyers meet a thank-you page. Each test mirrors one of the Playwright suite's (named beside it), through
  * WebDriver: what the page saw is read from the page itself.
  */
 import { readFileSync } from 'node:fs'
@@ -508,6 +509,56 @@ test('example shop: an order the buyer leaves right after track is delivered by 
       'not sent by the next page',
     )
     expect(example.standIn?.created.get(id)).toBe(1)
+  } finally {
+    await example.close()
+  }
+})
+
+// e2e/example.spec.ts's blocker and relay tests, in one: the blocker stops the direct route, and after
+// the switch the relay sends the same order, from the server with the shop's Origin.
+test("example shop: the buyer's content blocker stops the direct route; switched to the relay, the order is sent", async ({
+  driver,
+}) => {
+  const example = await startExample(0)
+  try {
+    await driver.get(example.url)
+    await waitUntil(
+      () => driver.executeScript<boolean>("return !document.getElementById('blocker').disabled"),
+      10_000,
+      'no blocker control',
+    )
+    await driver.findElement(By.id('blocker')).click()
+    await waitUntil(
+      async () => (await lastText(driver, '#wire .mode-change')).includes('content blocker: on'),
+      10_000,
+      'no "content blocker: on"',
+    )
+    await driver.findElement(By.id('place-order')).click()
+    const id = /Order (order-\w+) placed/.exec(await lastText(driver, '#status'))?.[1] as string
+    expect(id).toBeTruthy()
+    await waitUntil(
+      async () => new RegExp(`retrying · ${id}: network error: `).test(await outcomesOf(driver)),
+      10_000,
+      'no retrying with a network error',
+    )
+    expect(await lastText(driver, '#wire li.stopped')).toContain(
+      "stopped in the browser by the buyer's content blocker",
+    )
+    expect(example.standIn?.requests).toEqual([])
+    // The switch reloads the page with ?route=relay; the order waiting in storage goes through the relay.
+    await driver.findElement(By.css('#route input[value="relay"]')).click()
+    await waitUntil(async () => (await driver.getCurrentUrl()).includes('?route=relay'), 10_000, 'no relay route')
+    await waitUntil(async () => (await outcomesOf(driver)).includes(`sent · ${id}`), 20_000, 'not sent by the relay')
+    const relayed = { origin: example.url, fromBrowser: false }
+    expect(
+      example.standIn?.requests.map((r) => ({ status: r.status, origin: r.origin, fromBrowser: r.fromBrowser })),
+    ).toEqual([
+      { status: 202, ...relayed },
+      { status: 201, ...relayed },
+    ])
+    expect(await lastText(driver, '#wire li.request')).toContain(
+      `Origin ${example.url}: the shop's, forwarded by the relay`,
+    )
   } finally {
     await example.close()
   }
