@@ -47,7 +47,7 @@ async function launchFirefox(
   { playwright, launchOptions, channel, headless }: Launch,
   refusing: RefusingProxy,
   ublock?: UblockOrigin,
-): Promise<Browser> {
+): Promise<{ browser: Browser; close(): Promise<void> }> {
   const env = ublock && (await ublockEnv(ublock))
   const browser = await playwright.firefox.launch({
     ...launchOptions,
@@ -56,9 +56,14 @@ async function launchFirefox(
     ...(env ? { env } : {}),
     firefoxUserPrefs: { ...launchOptions.firefoxUserPrefs, ...blockerPrefs(ublock, refusing.port) },
   })
-  // UBLOCK_ORIGIN_PATH's home directory of its own (e2e/support/blocker.ts) goes with the browser.
-  if (env?.HOME) browser.on('disconnected', () => void rm(env.HOME!, { recursive: true, force: true }))
-  return browser
+  return {
+    browser,
+    close: async () => {
+      await browser.close()
+      // UBLOCK_ORIGIN_PATH's home directory of its own (e2e/support/blocker.ts) goes with the browser.
+      if (env?.HOME) await rm(env.HOME, { recursive: true, force: true })
+    },
+  }
 }
 
 const test = base.extend<
@@ -85,9 +90,9 @@ const test = base.extend<
   ],
   plainFirefox: [
     async ({ playwright, launchOptions, channel, headless, refusing }, use) => {
-      const browser = await launchFirefox({ playwright, launchOptions, channel, headless }, refusing)
-      await use(browser)
-      await browser.close()
+      const firefox = await launchFirefox({ playwright, launchOptions, channel, headless }, refusing)
+      await use(firefox.browser)
+      await firefox.close()
     },
     { scope: 'worker' },
   ],
@@ -96,13 +101,16 @@ const test = base.extend<
     async ({ playwright, launchOptions, channel, headless, refusing, probe }, use) => {
       const ublock = findUblockOrigin()
       if ('error' in ublock) throw new Error(ublock.error)
-      const browser = await launchFirefox({ playwright, launchOptions, channel, headless }, refusing, ublock)
-      const page = await browser.newPage()
-      await page.goto(probe.url)
-      await untilFiltering(page, probe)
-      await page.close()
-      await use(browser)
-      await browser.close()
+      const firefox = await launchFirefox({ playwright, launchOptions, channel, headless }, refusing, ublock)
+      try {
+        const page = await firefox.browser.newPage()
+        await page.goto(probe.url)
+        await untilFiltering(page, probe)
+        await page.close()
+        await use(firefox.browser)
+      } finally {
+        await firefox.close()
+      }
     },
     { scope: 'worker' },
   ],
