@@ -23,7 +23,7 @@ const bundle = (code: string, outfile: string) =>
   esbuild.build({ ...forPages, stdin: { contents: code, resolveDir: 'e2e/support', loader: 'ts' }, outfile })
 
 export default async function globalSetup() {
-  for (const file of ['dist/index.js', 'dist/trustpilot.global.js']) {
+  for (const file of ['dist/index.js', 'dist/trustpilot.global.js', 'dist/relay.js']) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm test does).`)
   }
   await Promise.all([
