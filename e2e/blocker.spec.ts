@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises'
 import type { Browser, BrowserType, LaunchOptions } from '@playwright/test'
 import { type StaticServer, startStaticServer } from '../scripts/static-server'
 import type * as RelayModule from '../src/relay'
+import { BLOCKED } from '../src/transport'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import {
   blockerPrefs,
@@ -28,10 +29,6 @@ import {
   untilFiltering,
 } from './support/blocker'
 import { test as base, expect, Shop } from './support/fixtures'
-
-/** What the plugin adds to a network error on Trustpilot's own host while the browser is online. */
-const BLOCKED =
-  "the browser is online, so likely a content blocker stopped Trustpilot's host: send through the first-party relay (analytics-plugin-trustpilot/relay)"
 
 const ORDER = SEED_PROPERTIES.order_id
 
