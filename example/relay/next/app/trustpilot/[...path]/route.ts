@@ -1,5 +1,5 @@
 // The relay as a Next.js App Router route handler: every path under /trustpilot (the plugin's
-// `endpoint`) comes here. Next answers 405 itself to the methods a route does not export.
+// `endpoint`) comes here. Next itself answers a GET (the route exports POST only) with 405.
 import { trustpilotRelay } from 'analytics-plugin-trustpilot/relay'
 
 // Next loads this module at `next build` too, so the variables must be set there as well as at run time.
