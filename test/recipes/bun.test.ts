@@ -27,8 +27,12 @@ const bun = findRuntime(
 )
 const missing = 'no Bun binary here: set BUN_BIN, or install the npm package bun as a devDependency'
 
+// Skipped without a binary; once `bun` is a devDependency, a missing binary fails the first test instead.
 describe('Bun (example/relay/bun.ts)', { skip: !bun && !isDevDependency('bun') && missing }, () => {
   test('a Bun binary is here', () => assert.ok(bun, missing))
+})
+
+describe('Bun, served (example/relay/bun.ts)', { skip: !bun && missing }, () => {
   relayChecks(
     async (standIn) => {
       const shop = await shopProject()
