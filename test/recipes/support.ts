@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { connect, createServer } from 'node:net'
@@ -22,6 +23,21 @@ export const SHOP_ORIGIN = 'https://shop.example'
 /** The relay's default path, which every recipe keeps. */
 export const INVITATION_PATH = `/trustpilot/api/${API_KEY}/invitation`
 
+/**
+ * What a test file made that must not outlive it, even when a recipe fails to start (and no `after`
+ * stops it): the projects it made and the process groups it started, removed and killed at exit.
+ */
+const projects = new Set<string>()
+const groups = new Set<number>()
+process.on('exit', () => {
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL')
+    } catch {}
+  }
+  for (const dir of projects) rmSync(dir, { recursive: true, force: true })
+})
+
 /** A shop's project: the packed package in its node_modules, beside the repository's copies of `links`. */
 export interface Shop {
   dir: string
@@ -37,6 +53,7 @@ export interface Shop {
  */
 export async function shopProject(links: string[] = []): Promise<Shop> {
   const dir = await mkdtemp(join(tmpdir(), 'trustpilot-recipe-'))
+  projects.add(dir)
   await installConsumer(await pack(dir), dir)
   for (const name of links) {
     await mkdir(dirname(join(dir, 'node_modules', name)), { recursive: true })
@@ -52,7 +69,10 @@ export async function shopProject(links: string[] = []): Promise<Shop> {
       await copyFile(join(RECIPES, recipe), target)
       return target
     },
-    remove: () => rm(dir, { recursive: true, force: true }),
+    async remove() {
+      await rm(dir, { recursive: true, force: true })
+      projects.delete(dir)
+    },
   }
 }
 
@@ -82,6 +102,8 @@ export function launch(command: string, args: string[], options: { cwd: string; 
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
+  const group = child.pid
+  if (group !== undefined) groups.add(group)
   let output = ''
   child.stdout?.on('data', (chunk) => {
     output += chunk
@@ -90,7 +112,10 @@ export function launch(command: string, args: string[], options: { cwd: string; 
     output += chunk
   })
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => resolve(code))
+    child.on('exit', (code) => {
+      if (group !== undefined) groups.delete(group)
+      resolve(code)
+    })
     child.on('error', () => resolve(-1))
   })
   return {
@@ -98,14 +123,13 @@ export function launch(command: string, args: string[], options: { cwd: string; 
     output: () => output,
     exited,
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
-      const group = -child.pid
+      if (child.exitCode !== null || child.signalCode !== null || group === undefined) return
       try {
-        process.kill(group, 'SIGTERM')
+        process.kill(-group, 'SIGTERM')
       } catch {}
       const killer = setTimeout(() => {
         try {
-          process.kill(group, 'SIGKILL')
+          process.kill(-group, 'SIGKILL')
         } catch {}
       }, 5_000)
       await exited
@@ -138,7 +162,10 @@ export async function listening(port: number, launched: Launched, timeoutMs = 30
       socket.once('error', () => resolve(false))
     })
     if (open) return
-    if (Date.now() > deadline) throw new Error(`not listening on ${port} after ${timeoutMs} ms:\n${launched.output()}`)
+    if (Date.now() > deadline) {
+      await launched.stop()
+      throw new Error(`not listening on ${port} after ${timeoutMs} ms:\n${launched.output()}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
