@@ -12,7 +12,7 @@
  * browser, and answers what comes from a server (the shop's relay).
  */
 import { readFile } from 'node:fs/promises'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 
 const TP_STAND_IN = new URL('../e2e/pages/tp-stand-in.js', import.meta.url)
@@ -39,6 +39,8 @@ export interface InvitationRecord {
   cookie: string | undefined
   /** Sent by a browser (the page itself) rather than by a server (the shop's relay): see fromBrowser. */
   fromBrowser: boolean
+  /** Every header of the request, as Node parsed them (the relay's recipes check none of the buyer's arrive). */
+  headers: IncomingHttpHeaders
 }
 
 /** A request the blocker stopped: what the browser tried, never read further. */
@@ -78,6 +80,8 @@ export interface StandIn {
   hangMs: number
   /** Sent as Retry-After with 429 and 503 answers, when set. */
   retryAfter?: string
+  /** Sent as the body of every answer to a POST (as `application/json`), when set; else the body is empty. */
+  answerBody?: string
   /** Stops listening (connection refused), keeping the port for `up()`. */
   down(): Promise<void>
   up(): Promise<void>
@@ -172,6 +176,7 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       origin: req.headers.origin,
       cookie: req.headers.cookie,
       fromBrowser: fromBrowser(req),
+      headers: req.headers,
     }
     standIn.requests.push(record)
     if (record.status === 201 || record.status === 200) {
@@ -193,7 +198,14 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       return
     }
     const retryAfter = (status === 429 || status === 503) && standIn.retryAfter
-    res.writeHead(status, { ...cors(req), ...(retryAfter ? { 'Retry-After': retryAfter } : {}) }).end()
+    const answerBody = standIn.answerBody
+    res
+      .writeHead(status, {
+        ...cors(req),
+        ...(retryAfter ? { 'Retry-After': retryAfter } : {}),
+        ...(answerBody === undefined ? {} : { 'Content-Type': 'application/json' }),
+      })
+      .end(answerBody)
   }
 
   const server = createServer((req, res) => {

@@ -1,0 +1,57 @@
+/**
+ * example/relay/bun.ts on Bun, when a Bun binary is here: BUN_BIN, the npm package `bun` (its
+ * platform package, e.g. @oven/bun-linux-x64, holds the binary; the package's own bin is a stub until
+ * its install script runs), or `bun` on PATH.
+ */
+import assert from 'node:assert/strict'
+import { arch, platform } from 'node:os'
+import { describe, test } from 'node:test'
+import {
+  findRuntime,
+  freePort,
+  isDevDependency,
+  launch,
+  listening,
+  recipeEnv,
+  relayChecks,
+  shopProject,
+} from './support'
+
+const bun = findRuntime(
+  'BUN_BIN',
+  [
+    ['bun', 'bin/bun.exe'],
+    [`@oven/bun-${platform()}-${arch()}`, 'bin/bun'],
+  ],
+  'bun',
+)
+const missing = 'no Bun binary here: set BUN_BIN, or install the npm package bun as a devDependency'
+
+// Skipped without a binary; once `bun` is a devDependency, a missing binary fails the first test instead.
+describe('Bun (example/relay/bun.ts)', { skip: !bun && !isDevDependency('bun') && missing }, () => {
+  test('a Bun binary is here', () => assert.ok(bun, missing))
+})
+
+describe('Bun, served (example/relay/bun.ts)', { skip: !bun && missing }, () => {
+  relayChecks(
+    async (standIn) => {
+      const shop = await shopProject()
+      const file = await shop.add('bun.ts')
+      const port = await freePort()
+      // --no-install: the project's node_modules only, never the registry.
+      const server = launch(bun as string, ['--no-install', file], {
+        cwd: shop.dir,
+        env: { ...recipeEnv(standIn, port), DO_NOT_TRACK: '1' },
+      })
+      await listening(port, server)
+      return {
+        url: `http://127.0.0.1:${port}`,
+        async stop() {
+          await server.stop()
+          await shop.remove()
+        },
+      }
+    },
+    { get: { status: 405, by: 'relay' } },
+  )
+})

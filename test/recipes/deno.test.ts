@@ -1,0 +1,85 @@
+/**
+ * example/relay/deno.ts on Deno, when a Deno binary is here: DENO_BIN, the npm package `deno` (its
+ * platform package, e.g. @deno/linux-x64-glibc, holds the binary; no install script needed), or
+ * `deno` on PATH. Type-checked by Deno's own `deno check`, then served with narrowed permissions.
+ */
+import assert from 'node:assert/strict'
+import { arch, platform } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import {
+  findRuntime,
+  freePort,
+  isDevDependency,
+  launch,
+  listening,
+  recipeEnv,
+  relayChecks,
+  run,
+  shopProject,
+} from './support'
+
+const target = platform() === 'linux' ? `${platform()}-${arch()}-glibc` : `${platform()}-${arch()}`
+const deno = findRuntime(
+  'DENO_BIN',
+  [
+    ['deno', 'deno'],
+    [`@deno/${target}`, 'deno'],
+  ],
+  'deno',
+)
+const missing = 'no Deno binary here: set DENO_BIN, or install the npm package deno as a devDependency'
+/** Deno's cache in the shop's project (nothing kept across runs), and no update check over the network. */
+const denoEnv = (dir: string) => ({ DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' })
+
+/** Skipped without a binary; once `deno` is a devDependency, a missing binary fails the first test instead. */
+const withoutDeno = { skip: !deno && missing }
+
+describe('Deno (example/relay/deno.ts)', { skip: !deno && !isDevDependency('deno') && missing }, () => {
+  test('a Deno binary is here', () => assert.ok(deno, missing))
+  test(
+    '`deno check` type-checks the recipe against Deno’s own types and the packed declarations',
+    withoutDeno,
+    async () => {
+      const shop = await shopProject()
+      try {
+        const file = await shop.add('deno.ts')
+        await run(deno as string, ['check', file], { cwd: shop.dir, env: denoEnv(shop.dir) })
+      } finally {
+        await shop.remove()
+      }
+    },
+  )
+})
+
+describe('Deno, served (example/relay/deno.ts)', withoutDeno, () => {
+  relayChecks(
+    async (standIn) => {
+      const shop = await shopProject()
+      const file = await shop.add('deno.ts')
+      const port = await freePort()
+      const env = recipeEnv(standIn, port)
+      // The recipe's permissions, with the network narrowed to its own port and the stand-in's.
+      const server = launch(
+        deno as string,
+        [
+          'run',
+          '--no-prompt',
+          `--allow-net=127.0.0.1:${port},127.0.0.1:${standIn.port}`,
+          `--allow-env=${Object.keys(env).join(',')}`,
+          file,
+        ],
+        { cwd: shop.dir, env: { ...env, ...denoEnv(shop.dir) } },
+      )
+      await listening(port, server)
+      return {
+        url: `http://127.0.0.1:${port}`,
+        async stop() {
+          await server.stop()
+          await shop.remove()
+        },
+      }
+    },
+    { get: { status: 405, by: 'relay' } },
+  )
+})
