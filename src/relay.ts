@@ -54,6 +54,8 @@ export interface NodeRequest extends AsyncIterable<Uint8Array> {
   headers: Record<string, string | string[] | undefined>
   /** Set by a body parser such as `express.json()` that read the body first. */
   body?: unknown
+  /** True once the body was read (by a body parser). */
+  readableEnded?: boolean
 }
 
 /** What {@link toNodeHandler} uses of Node's `ServerResponse`. */
@@ -217,7 +219,8 @@ export function trustpilotRelay(options: TrustpilotRelayOptions): TrustpilotRela
           method: 'POST',
           headers: { 'Content-Type': 'application/json', Origin: origin },
           body,
-          redirect: 'error',
+          // Not followed: the relay's upstream is fixed. ('error' would do, but workerd refuses it.)
+          redirect: 'manual',
           signal: AbortSignal.timeout(timeoutMs),
         })
       } catch (error) {
@@ -231,6 +234,8 @@ export function trustpilotRelay(options: TrustpilotRelayOptions): TrustpilotRela
         if (value) headers[name] = value
       }
       const { status } = upstreamAnswer
+      // A redirect (or the opaque answer a browser-like fetch makes of one) is not Trustpilot's answer.
+      if (status < 200 || (status >= 300 && status < 400)) return answer(502, 'Trustpilot answered with a redirect')
       const passed = NO_BODY.includes(status)
         ? null
         : await readCapped(upstreamAnswer.body, MAX_ANSWER_BYTES).catch(() => undefined)
@@ -245,7 +250,8 @@ export function trustpilotRelay(options: TrustpilotRelayOptions): TrustpilotRela
 /**
  * The relay as a Node `http` (or Express) handler: `createServer(toNodeHandler(relay))`, or
  * `app.post('/trustpilot/*path', toNodeHandler(relay))`. Where a body parser such as `express.json()`
- * ran first, it forwards the parsed body (re-serialized, held to the same 32 KB).
+ * ran first and read the body, it forwards what the parser made of it (an object re-serialized,
+ * bytes or text as they are), held to the same 32 KB.
  */
 export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, response: NodeResponse) => Promise<void> {
   return async (req, res) => {
@@ -255,13 +261,18 @@ export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, re
         if (typeof value === 'string') headers.set(name, value)
         else if (Array.isArray(value)) headers.set(name, value.join(', '))
       }
-      // A body parser that ran first (express.json()) has read the stream: forward what it parsed.
-      const parsed = req.body !== undefined && req.body !== null && typeof req.body === 'object'
-      if (parsed) headers.delete('Content-Length')
       let body: BodyInit | null = null
-      if (parsed) body = JSON.stringify(req.body)
-      else if (req.method !== 'GET' && req.method !== 'HEAD') {
-        // At most one chunk past the cap; the relay then answers 413 without reading the rest.
+      if (req.readableEnded) {
+        // A body parser ran first (express.json(), express.raw(), express.text()) and read the
+        // stream: forward what it made of it, as bytes, text or the object it parsed.
+        headers.delete('Content-Length')
+        const { body: read } = req
+        if (read instanceof Uint8Array) body = new Uint8Array(read)
+        else if (typeof read === 'string') body = read
+        else if (read !== null && typeof read === 'object') body = JSON.stringify(read)
+      } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+        // Unread (no parser, or one that left this type alone, whatever it set `body` to). At most
+        // one chunk past the cap; the relay then answers 413 without reading the rest.
         body = (await readCapped(req, MAX_BODY_BYTES)) ?? new Uint8Array(MAX_BODY_BYTES + 1)
       }
       const request = new Request(new URL(req.originalUrl ?? req.url ?? '/', 'http://relay.invalid'), {

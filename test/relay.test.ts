@@ -420,4 +420,25 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     assert.equal(array.status, 400)
     assert.equal(upstream.received.length, 1)
   })
+
+  for (const [parser, use] of [
+    ['express.raw()', express.raw({ type: 'application/json' })],
+    ['express.text()', express.text({ type: '*/*' })],
+    // Parsers that leave a JSON body unread (and may set req.body = {} all the same, as Express 4's do).
+    ['express.urlencoded()', express.urlencoded({ extended: false })],
+  ] as const) {
+    test(`Express behind ${parser}: the invitation as the buyer's browser sent it`, async () => {
+      const app = express()
+      app.use(use)
+      app.use((req, _res, next) => {
+        req.body ??= {}
+        next()
+      })
+      app.post('/trustpilot/*path', toNodeHandler(relayOf()))
+      const url = await serve(createServer(app))
+      const answer = await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))
+      assert.equal(answer.status, 202)
+      assert.deepEqual(JSON.parse(upstream.received[0]?.body ?? ''), INVITATION)
+    })
+  }
 })

@@ -63,10 +63,6 @@ describe('Cloudflare Worker (example/relay/cloudflare/worker.ts)', () => {
         },
       }
     },
-    {
-      get: { status: 405, by: 'relay' },
-      forwardingTodo:
-        "src/relay.ts forwards with fetch's redirect: 'error', which workerd refuses with a TypeError: every forward is a 502",
-    },
+    { get: { status: 405, by: 'relay' } },
   )
 })
