@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach } from 'node:test'
 import { setupServer } from 'msw/node'
 import { createCourier } from '../src/courier'
 import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
-import type { Invitation } from '../src/mapping'
+import { type Invitation, mapOrder } from '../src/mapping'
 import { createOutbox, type OutboxOptions } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
@@ -36,6 +37,20 @@ export class MemoryStorage implements Storage {
 }
 
 /** An outbox over the real fetch transport, recording every delivery event. */
+/** A minimal valid invitation for order `id` (its email `<id>@x.io`), as mapping makes it. */
+export function invitationFor(id: string): Invitation {
+  const mapped = mapOrder(
+    { type: 'track', event: 'Order Completed', properties: { order_id: id, email: `${id}@x.io` } },
+    {},
+    resolveSettings({ apiKey: API_KEY }),
+  )
+  assert.ok('invitation' in mapped)
+  return mapped.invitation
+}
+
+/** The storage key of order `id` under the tests' integration key. */
+export const storageKeyOf = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+
 export function outboxUnderTest(
   overrides: Partial<TrustpilotSettings> = {},
   store: Store = createStore(API_KEY, () => {}),

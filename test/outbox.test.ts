@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { ownerLockName } from '../src/keys'
-import { mapOrder } from '../src/mapping'
 import { LEFT_LEASE_MS, MAX_PENDING } from '../src/outbox'
-import { resolveSettings } from '../src/settings'
 import { createStore, parseRecord } from '../src/store'
 import { API_KEY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
-import { lockHub, MemoryStorage, mswServer, outboxUnderTest } from './helpers'
+import { invitationFor, lockHub, MemoryStorage, mswServer, outboxUnderTest, storageKeyOf } from './helpers'
 
 const fake = fakeTrustpilot()
 const server = mswServer(fake)
@@ -31,16 +29,8 @@ afterEach(() => {
   fake.fallback = 'protocol'
 })
 
-const invitation = (id: string) => {
-  const mapped = mapOrder(
-    { type: 'track', event: 'Order Completed', properties: { order_id: id, email: `${id}@x.io` } },
-    {},
-    resolveSettings({ apiKey: API_KEY }),
-  )
-  assert.ok('invitation' in mapped)
-  return mapped.invitation
-}
-const key = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+const invitation = invitationFor
+const key = storageKeyOf
 const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
 
 describe('outbox', () => {

@@ -4,11 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
-import { mapOrder } from '../src/mapping'
-import { resolveSettings } from '../src/settings'
 import { createStore, MAX_REMEMBERED, parseRecord, pendingEntries, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
-import { MemoryStorage } from './helpers'
+import { invitationFor, MemoryStorage, storageKeyOf } from './helpers'
 
 const storage = new MemoryStorage()
 before(() => {
@@ -22,16 +20,8 @@ beforeEach(() => {
   storage.failWrites = false
 })
 
-const invitation = (id: string) => {
-  const mapped = mapOrder(
-    { type: 'track', event: 'Order Completed', properties: { order_id: id, email: `${id}@x.io` } },
-    {},
-    resolveSettings({ apiKey: API_KEY }),
-  )
-  assert.ok('invitation' in mapped)
-  return mapped.invitation
-}
-const key = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+const invitation = invitationFor
+const key = storageKeyOf
 
 describe('store', () => {
   test(`remembers at most ${MAX_REMEMBERED} delivered orders, none older than 30 days`, () => {
