@@ -253,7 +253,7 @@ export async function measureFirstPost(env: Env): Promise<Measured> {
       met: value <= goal,
     }
   }
-  const perOrder = (Object.keys(samples) as Case[]).map((c) => `${c} ${samples[c].join(' ')}`).join('; ')
+  const perOrder = (Object.keys(samples) as Case[]).map((c) => `${c} ${samples[c].join(' ') || 'none'}`).join('; ')
   const opened = (Object.keys(connections) as Case[]).map((c) => `${c} ${tally(connections[c])}`).join('; ')
   return {
     rows: [
