@@ -51,10 +51,15 @@ import { type StandIn, startStandIn } from '../stand-in'
 import { type StaticServer, startStaticServer } from '../static-server'
 import { type Env, HARNESS, type Measured, median, ms, notMeasured, orderProperties, type Row, waitFor } from './shared'
 
+/**
+ * Round trips a new connection costs before its first request: TCP, then TLS 1.3. BENCH_HANDSHAKES=0
+ * npm run bench leaves them out (every connection as if already open), to see what the rows owe them.
+ */
+const HANDSHAKES = handshakes(process.env.BENCH_HANDSHAKES)
 /** Between the browser and any server: the shop's origin (its CDN and relay alike) and Trustpilot. */
-const BROWSER_LINK: Link = { oneWayMs: 50, handshakeRoundTrips: 2 }
+const BROWSER_LINK: Link = { oneWayMs: 50, handshakeRoundTrips: HANDSHAKES }
 /** Between the relay, on the shop's server, and Trustpilot: a data centre's short hop. */
-const RELAY_LINK: Link = { oneWayMs: 10, handshakeRoundTrips: 2 }
+const RELAY_LINK: Link = { oneWayMs: 10, handshakeRoundTrips: HANDSHAKES }
 /** The goals: through the relay at most this share of the direct time. */
 const GOAL_COLD = 0.7
 const GOAL_PREFETCHED = 0.5
@@ -68,6 +73,15 @@ const DELIVERY_PATH = '/dist/delivery.js'
 /** Where the shop mounts the relay: the plugin's `endpoint`. */
 const RELAY_PATH = '/trustpilot'
 const API_KEY = 'bench-key'
+
+function handshakes(value: string | undefined): number {
+  if (value === undefined) return 2
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
+    throw new Error(`BENCH_HANDSHAKES must be a whole number of round trips, not ${JSON.stringify(value)}`)
+  }
+  return n
+}
 
 type Case = 'cold' | 'prefetched' | 'relay cold' | 'relay prefetched' | 'script'
 interface CaseSpec {
@@ -227,7 +241,7 @@ export async function measureFirstPost(env: Env): Promise<Measured> {
     await standIn?.close()
   }
 
-  const model = `${BROWSER_LINK.oneWayMs} ms each way`
+  const model = `${BROWSER_LINK.oneWayMs} ms each way${HANDSHAKES === 2 ? '' : `, ${HANDSHAKES} round trips a connection`}`
   const metric = (label: string) => `track -> first POST, ${model}: ${label} (median)`
   const row = (which: Case, label: string): Row => {
     const values = samples[which]
@@ -265,6 +279,6 @@ export async function measureFirstPost(env: Env): Promise<Measured> {
       ratio('relay prefetched', 'prefetched', 'prefetched by Checkout Started', GOAL_PREFETCHED),
       row('script', "transport 'script' (tp.min.js stand-in), cold"),
     ],
-    note: `6: one latency model for every row: ${BROWSER_LINK.oneWayMs} ms each way between the browser and each server (the shop's origin serving dist/ and the relay, the stand-in, the simplicity page), ${RELAY_LINK.oneWayMs} ms each way between the relay and the stand-in; each server holds a request that long before it sees it and its answer that long before it leaves; a new connection first costs ${BROWSER_LINK.handshakeRoundTrips} round trips (TCP, TLS 1.3), a kept-alive one nothing; DNS not modelled. A fresh context per sample (no connection to Trustpilot, no cached preflight), the relay's connection to the stand-in closed before each; dist/ served with "Cache-Control: ${CDN_CACHE}" (a prefetched row's thank-you page takes it from the HTTP cache); ${SAMPLES} samples per case, interleaved. Per order ms: ${perOrder}. Connections opened to Trustpilot up to the first POST (per order): ${opened}. Relayed POSTs on a kept-alive connection to the shop: ${relayedOn.kept} of ${relayedOn.kept + relayedOn.fresh}.${discarded.size ? ` Left out: ${[...discarded].map(([why, n]) => `${n} ${why}`).join('; ')}.` : ''}`,
+    note: `6: one latency model for every row: ${BROWSER_LINK.oneWayMs} ms each way between the browser and each server (the shop's origin serving dist/ and the relay, the stand-in, the simplicity page), ${RELAY_LINK.oneWayMs} ms each way between the relay and the stand-in; each server holds a request that long before it sees it and its answer that long before it leaves; a new connection first costs ${HANDSHAKES === 2 ? '2 round trips (TCP, TLS 1.3)' : `${HANDSHAKES} round trips (BENCH_HANDSHAKES)`}, a kept-alive one nothing; DNS not modelled. A fresh context per sample (no connection to Trustpilot, no cached preflight), the relay's connection to the stand-in closed before each; dist/ served with "Cache-Control: ${CDN_CACHE}" (a prefetched row's thank-you page takes it from the HTTP cache); ${SAMPLES} samples per case, interleaved. Per order ms: ${perOrder}. Connections opened to Trustpilot up to the first POST (per order): ${opened}. Relayed POSTs on a kept-alive connection to the shop: ${relayedOn.kept} of ${relayedOn.kept + relayedOn.fresh}.${discarded.size ? ` Left out: ${[...discarded].map(([why, n]) => `${n} ${why}`).join('; ')}.` : ''}`,
   }
 }
