@@ -13,8 +13,11 @@
  * 4. Timers and requests the plugin adds to a page that sends no order (idle.ts).
  * 5. Bytes of the plugin's files a page downloads, without an order and with one (bytes.ts).
  *
- * 6. Time from the order to its first POST on a thank-you page with a 100 ms round trip on every
- *    request: module cold, prefetched on the page before, and with transport 'script' (first-post.ts).
+ * 6. Time from the order to its first POST at the stand-in on a thank-you page behind a modelled
+ *    network (50 ms each way to every server, 10 ms each way from the relay to Trustpilot, handshakes
+ *    on new connections): direct and through the relay (`endpoint: '/trustpilot'`), module cold and
+ *    prefetched on the page before, with the relay's goals; and with transport 'script' (first-post.ts).
+ *    BENCH_HANDSHAKES=0 npm run bench leaves the handshakes out, to see what the rows owe them.
  *
  * It reports figures and whether each goal is met; it is not a test, so a missed goal still exits 0.
  * It exits 1 when it can't measure: no Chromium, no dist/, a measurement that never completed, or a

@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { type Link, modelLink, NO_LINK } from './link'
 
 const TP_STAND_IN = new URL('../e2e/pages/tp-stand-in.js', import.meta.url)
 const SIMPLICITY_EMBED = new URL('../e2e/pages/simplicity-embed.html', import.meta.url)
@@ -72,10 +73,17 @@ export interface StandIn {
   /** Milliseconds to wait before each answer to a POST. */
   latencyMs: number
   /**
-   * Milliseconds every answer waits, the preflight, tp.min.js and the simplicity page included, as a
-   * network round trip would: the bench's 100 ms round trip. Requests are recorded on arrival.
+   * The network between the browser and the stand-in (scripts/link.ts), for every request, the
+   * preflight, tp.min.js and the simplicity page included: the bench's 50 ms each way. A request is
+   * recorded once it has come this far; `latencyMs` comes on top, for POSTs only. None when unset.
    */
-  roundTripMs: number
+  link: Link
+  /** Connections accepted so far (the simplicity page's not counted). */
+  connections: number
+  /** CORS preflights (OPTIONS requests) received so far. */
+  preflights: number
+  /** Closes the connections no request is on, as a server's keep-alive timeout does in time. */
+  closeIdle(): void
   /** How long a 'hang' lasts before the connection is dropped, as a gateway timeout would. */
   hangMs: number
   /** Sent as Retry-After with 429 and 503 answers, when set. */
@@ -130,8 +138,6 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
   /** The buyer's content blocker: see StandIn.blocker. */
   let blocker = false
 
-  const roundTrip = () => (standIn.roundTripMs ? new Promise((r) => setTimeout(r, standIn.roundTripMs)) : undefined)
-
   async function handle(req: IncomingMessage, res: ServerResponse) {
     if (blocker && fromBrowser(req)) {
       const stopped = { at: Date.now(), method: req.method ?? '', path: req.url?.split('?')[0] ?? '' }
@@ -139,9 +145,10 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       req.socket.resetAndDestroy()
       return
     }
+    await arrive(req)
     const match = /^\/api\/([^/]+)\/invitation$/.exec(req.url?.split('?')[0] ?? '')
     if (req.method === 'OPTIONS') {
-      await roundTrip()
+      standIn.preflights++
       res.writeHead(204, cors(req)).end()
       return
     }
@@ -149,7 +156,6 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       // The tests' stand-in for Trustpilot's own script, served from the endpoint as the real one is,
       // with its simplicity page on a second loopback origin.
       const script = await tpStandInScript(simplicity.url)
-      await roundTrip()
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script)
       return
     }
@@ -184,7 +190,6 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
       standIn.created.set(ref, (standIn.created.get(ref) ?? 0) + 1)
     }
     for (const listener of standIn.onRecord) listener(record)
-    await roundTrip()
     if (status === 'reset' || fault === 'accept-then-reset') {
       req.socket.destroy()
       return
@@ -211,7 +216,9 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy())
   })
+  const arrive = modelLink(server, () => standIn.link)
   server.on('connection', (socket) => {
+    standIn.connections++
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
   })
@@ -232,10 +239,11 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
   // Trustpilot's simplicity host: another origin serving the embed page the script frames.
   const simplicity = await new Promise<{ url: string; server: ReturnType<typeof createServer> }>((resolve) => {
     const server = createServer(async (req, res) => {
+      await arriveAtSimplicity(req)
       if (req.url?.split('?')[0] !== '/embed') return void res.writeHead(404).end()
-      await roundTrip()
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(await simplicityEmbedPage())
     })
+    const arriveAtSimplicity = modelLink(server, () => standIn.link)
     server.listen(0, host, () => resolve({ url: `http://${host}:${(server.address() as AddressInfo).port}`, server }))
   })
   const actualPort = await listen(port)
@@ -246,7 +254,10 @@ export async function startStandIn(port = 0, host = '127.0.0.1'): Promise<StandI
     created: new Map(),
     faults: [],
     latencyMs: 0,
-    roundTripMs: 0,
+    link: NO_LINK,
+    connections: 0,
+    preflights: 0,
+    closeIdle: () => server.closeIdleConnections(),
     hangMs: 15_000,
     onRecord: new Set(),
     get blocker() {
