@@ -262,6 +262,7 @@ export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, re
         else if (Array.isArray(value)) headers.set(name, value.join(', '))
       }
       let body: BodyInit | null = null
+      let unread = false
       if (req.readableEnded) {
         // A body parser ran first (express.json(), express.raw(), express.text()) and read the
         // stream: forward what it made of it, as bytes, text or the object it parsed.
@@ -273,7 +274,10 @@ export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, re
       } else if (req.method !== 'GET' && req.method !== 'HEAD') {
         // Unread (no parser, or one that left this type alone, whatever it set `body` to). At most
         // one chunk past the cap; the relay then answers 413 without reading the rest.
-        body = (await readCapped(req, MAX_BODY_BYTES)) ?? new Uint8Array(MAX_BODY_BYTES + 1)
+        const read = await readCapped(req, MAX_BODY_BYTES)
+        // The rest is never read: the connection can't carry another request, so it closes.
+        unread = !read
+        body = read ?? new Uint8Array(MAX_BODY_BYTES + 1)
       }
       const request = new Request(new URL(req.originalUrl ?? req.url ?? '/', 'http://relay.invalid'), {
         method: req.method,
@@ -281,7 +285,10 @@ export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, re
         body,
       })
       const answered = await relay(request)
-      res.writeHead(answered.status, Object.fromEntries(answered.headers))
+      res.writeHead(answered.status, {
+        ...Object.fromEntries(answered.headers),
+        ...(unread ? { Connection: 'close' } : {}),
+      })
       res.end(new Uint8Array(await answered.arrayBuffer()))
     } catch {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })

@@ -400,10 +400,14 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     const url = await serve(createServer(toNodeHandler(relayOf())))
     const answer = await post(
       `${url}/trustpilot/api/${API_KEY}/invitation`,
-      JSON.stringify({ p: 'x'.repeat(MAX_BODY_BYTES) }),
+      JSON.stringify({ p: 'x'.repeat(10 * MAX_BODY_BYTES) }),
     )
     assert.equal(answer.status, 413)
     assert.equal(upstream.received.length, 0)
+    // The rest of the body was never read: the answer closes the connection, so the next request
+    // goes on a fresh one instead of meeting a reset.
+    assert.equal(answer.headers.get('Connection'), 'close')
+    assert.equal((await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))).status, 202)
   })
 
   test('Express, mounted under a router and behind express.json(): the parsed body is forwarded', async () => {
