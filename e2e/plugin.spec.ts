@@ -131,6 +131,24 @@ test('integrations: { Trustpilot: false } sends nothing', async ({ shop, trustpi
   expect((await shop.received()).filter((r) => r.event === 'Order Completed')).toHaveLength(2)
 })
 
+test('dryRun: the order is mapped and skipped, nothing reaches Trustpilot, nothing is stored', async ({
+  shop,
+  page,
+  trustpilotApi,
+}) => {
+  await shop.open({ via: 'module', settings: { ...settings, dryRun: true } })
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  expect(await shop.waitForOutcome('skipped')).toMatchObject({
+    referenceId: SEED_PROPERTIES.order_id,
+    reason: 'dry run: not sent',
+  })
+  await page.waitForTimeout(200)
+  expect(trustpilotApi.requests).toEqual([])
+  expect(
+    await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith('analytics-plugin-trustpilot'))),
+  ).toEqual([])
+})
+
 for (const behaviour of [500, 'hang'] as const) {
   test(`Trustpilot ${behaviour === 'hang' ? 'hanging' : 'answering 500'} stalls nothing`, async ({
     shop,

@@ -31,6 +31,9 @@ export interface DeliveryHost {
   locks?: LockManager
 }
 
+/** The reason of an order `dryRun` kept from Trustpilot. */
+export const DRY_RUN = 'dry run: not sent'
+
 /** Outcomes that are final, as `trackOutcomes` reports them to Segment. */
 const OUTCOME_EVENTS: Partial<Record<TrustpilotOutcome['status'], string>> = {
   sent: 'Review Invitation Sent',
@@ -153,7 +156,15 @@ export function startDelivery({
     // `order` may be anything a page kept under our key: mapping reads it as unknown.
     const mapped = mapOrder(event, order?.traits, settings)
     if ('skip' in mapped) skip(mapped.skip, ctx, keptKey, mapped.referenceId)
-    else {
+    else if (settings.dryRun) {
+      // What would have gone, reported (and, with debug, logged) instead of stored and sent.
+      report(
+        { status: 'skipped', referenceId: mapped.invitation.body.referenceId, reason: DRY_RUN },
+        mapped.invitation,
+        ctx,
+      )
+      if (keptKey) dropOrder(keptKey)
+    } else {
       ;(loaded ?? courier).submit(mapped.invitation)
       // Only now: the invitation is in the outbox.
       if (keptKey) dropOrder(keptKey)

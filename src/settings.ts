@@ -24,6 +24,7 @@ export interface ResolvedSettings {
   tags: string[] | undefined
   transport: 'api' | 'script'
   trackOutcomes: boolean
+  dryRun: boolean
 }
 
 const fail = (setting: string, problem: string): never => {
@@ -101,6 +102,7 @@ const optionalSettings = () =>
     ['tags', TEXTS],
     ['transport', [(v) => v === 'api' || v === 'script', 'must be "api" or "script"'], 'api'],
     ['trackOutcomes', BOOLEAN, false],
+    ['dryRun', BOOLEAN, false],
   ] as const satisfies readonly Optional[]
 
 /** Settings without a row in the table: none, or this does not compile (and the error names them). */

@@ -62,6 +62,13 @@ export interface TrustpilotSettings {
    * @defaultValue `false`
    */
   trackOutcomes?: boolean
+  /**
+   * For a staging site: each valid order is mapped and reported `skipped` with the reason
+   * `dry run: not sent`. Nothing goes to Trustpilot and nothing is stored. With `debug`, the
+   * invitation that would have gone is logged; with `trackOutcomes`, the skip reaches Segment.
+   * @defaultValue `false`
+   */
+  dryRun?: boolean
 }
 
 /** What a destination middleware is handed: `obj` is a copy of the event, its own to change. */
@@ -89,7 +96,7 @@ export type TrustpilotMiddleware = (params: {
 export interface TrustpilotOutcome {
   /**
    * `sent`: Trustpilot accepted it. `skipped`: not sent (invalid event, consent, audience, dropped by
-   * destination middleware, already invited). `retrying`: a transient failure, another attempt is scheduled. `failed`: given up.
+   * destination middleware, already invited, `dryRun`). `retrying`: a transient failure, another attempt is scheduled. `failed`: given up.
    */
   status: 'sent' | 'skipped' | 'retrying' | 'failed'
   /** The order's reference (`order_id` as a string), when the event had one. */

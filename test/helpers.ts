@@ -27,6 +27,10 @@ export class MemoryStorage implements Storage {
   key(index: number) {
     return [...this.#items.keys()][index] ?? null
   }
+  /** Every key it holds: what a test looks at to see nothing was stored. */
+  keys() {
+    return [...this.#items.keys()]
+  }
   removeItem(key: string) {
     this.#items.delete(key)
   }
@@ -36,7 +40,6 @@ export class MemoryStorage implements Storage {
   }
 }
 
-/** An outbox over the real fetch transport, recording every delivery event. */
 /** A minimal valid invitation for order `id` (its email `<id>@x.io`), as mapping makes it. */
 export function invitationFor(id: string): Invitation {
   const mapped = mapOrder(
@@ -51,6 +54,7 @@ export function invitationFor(id: string): Invitation {
 /** The storage key of order `id` under the tests' integration key. */
 export const storageKeyOf = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
 
+/** An outbox over the real fetch transport, recording every delivery event. */
 export function outboxUnderTest(
   overrides: Partial<TrustpilotSettings> = {},
   store: Store = createStore(API_KEY, () => {}),

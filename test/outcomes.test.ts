@@ -257,6 +257,72 @@ describe('what the host page hears', () => {
   }
 })
 
+describe('dryRun, for a staging site', () => {
+  test('a valid order is mapped and skipped: nothing to Trustpilot, nothing stored, and the console stays quiet', async () => {
+    const calls = await console_(async () => {
+      const page = await pageWith(realModule, { dryRun: true })
+      const { result, logs } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-1' })
+      await result
+      await until(() => page.outcomes().length === 1)
+      assert.deepEqual(page.outcomes(), [{ status: 'skipped', referenceId: 'staging-1', reason: 'dry run: not sent' }])
+      assert.deepEqual(logs, [['warn', 'Trustpilot skipped staging-1: dry run: not sent']])
+      // An invalid order still gets its own reason.
+      await page.track({ order_id: 'no-email' }).result
+      await until(() => page.outcomes().length === 2)
+      assert.match(page.outcomes()[1]?.reason ?? '', /^no email/)
+    })
+    await sleep(50)
+    assert.equal(fake.requests.length, 0, 'sent to Trustpilot')
+    assert.deepEqual(storage.keys(), [], 'left in storage')
+    assert.deepEqual(calls, [])
+  })
+
+  test('with debug, the invitation that would have gone is logged; with trackOutcomes, the skip reaches Segment', async () => {
+    const tracked: unknown[][] = []
+    const calls = await console_(async () => {
+      const page = await pageWith(
+        realModule,
+        { dryRun: true, debug: true, trackOutcomes: true },
+        { track: (...args: unknown[]) => tracked.push(args) },
+      )
+      await page.track({ ...SEED_PROPERTIES, order_id: 'staging-2' }).result
+      await until(() => page.outcomes().length === 1)
+    })
+    assert.equal(calls.length, 1)
+    assert.equal(calls[0]?.[0], 'warn')
+    assert.equal(calls[0]?.[1][0], 'Trustpilot skipped staging-2: dry run: not sent')
+    const invitation = calls[0]?.[1][1] as { body: Record<string, unknown>; productSkus: string[] }
+    assert.equal(invitation.body.recipientEmail, SEED_PROPERTIES.email)
+    assert.equal(invitation.body.referenceId, 'staging-2')
+    assert.deepEqual(tracked, [
+      [
+        'Review Invitation Skipped',
+        { order_id: 'staging-2', reason: 'dry run: not sent', provider: 'Trustpilot', transport: 'api' },
+        { integrations: { Trustpilot: false } },
+      ],
+    ])
+    assert.equal(fake.requests.length, 0)
+    assert.deepEqual(storage.keys(), [])
+  })
+
+  test('an order the entry kept before the module came is dropped from storage too', async () => {
+    let arrive: () => void = () => {}
+    const arrived = new Promise<void>((resolve) => {
+      arrive = resolve
+    })
+    const page = await pageWith(() => arrived.then(realModule), { dryRun: true })
+    const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-3' })
+    await sleep(10)
+    assert.equal(storage.keys().filter((k) => k.startsWith(orderKeyPrefix(API_KEY))).length, 1, 'kept first')
+    arrive()
+    await result
+    await until(() => page.outcomes().length === 1)
+    assert.equal(page.outcomes()[0]?.reason, 'dry run: not sent')
+    assert.deepEqual(storage.keys(), [])
+    assert.equal(fake.requests.length, 0)
+  })
+})
+
 describe('orders the entry keeps', () => {
   test('orders without a messageId are each kept, under keys of their own', async () => {
     const page = await pageWith(() => new Promise(() => {}), { timeoutMs: 20 })

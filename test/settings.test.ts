@@ -17,6 +17,7 @@ describe('settings', () => {
     assert.equal(s.maxAgeMs, 72 * 3_600_000)
     assert.equal(s.transport, 'api')
     assert.equal(s.trackOutcomes, false)
+    assert.equal(s.dryRun, false)
     assert.equal(s.consentCategories, undefined)
     assert.deepEqual(s.excludeAudiences, [])
   })
@@ -72,12 +73,14 @@ describe('settings', () => {
     ['transport', 'beacon'],
     ['trackOutcomes', 'true'],
     ['trackOutcomes', 1],
+    ['dryRun', 'false'],
+    ['dryRun', 0],
   ]
   for (const [name, value] of badValues) {
     test(`${name} = ${JSON.stringify(value)} throws naming ${name}`, () => {
-      if (name === 'trackOutcomes') {
-        assert.throws(() => resolve({ apiKey: 'k', trackOutcomes: value }), {
-          message: 'Trustpilot: setting "trackOutcomes" must be true or false',
+      if (name === 'trackOutcomes' || name === 'dryRun') {
+        assert.throws(() => resolve({ apiKey: 'k', [name]: value }), {
+          message: `Trustpilot: setting "${name}" must be true or false`,
         })
       }
       assert.throws(() => resolve({ apiKey: 'k', [name]: value }), {

@@ -32,6 +32,7 @@ const settings = {
   tags: ['web'],
   transport: 'script',
   trackOutcomes: true,
+  dryRun: false,
 } satisfies Required<TrustpilotSettings>
 void analytics.register(trustpilot(settings))
 // A path on the page's origin, for the first-party relay.
