@@ -73,7 +73,7 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
   return () =>
     (loading ??= load().catch((error) => {
       loading = undefined
-      throw new RetryableError(`${what} did not load (${error})`)
+      throw new RetryableError(`${what} did not load (${error})`, undefined, undefined, { cause: error })
     }))
 }
 

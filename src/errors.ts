@@ -35,16 +35,29 @@ export class IntegrationDisabledError extends InvitationRejectedError {
  */
 export class RetryableError extends Error {
   override name = 'RetryableError'
+  /** @param options `cause`: the error underneath (fetch's TypeError, a failed import's), as browsers keep it. */
   constructor(
     message: string,
     readonly status?: number,
     readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
   ) {
-    super(message)
+    super(message, options)
   }
 }
 
-/** The outbox gave up on an invitation: too many attempts, too old, or pushed out by newer ones. */
+/**
+ * A wait that ran out and is not retried: destination middleware that did not finish within
+ * `timeoutMs`, which skips the order.
+ */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError'
+}
+
+/**
+ * The outbox gave up on an invitation: too many attempts, too old, or pushed out by newer ones.
+ * After a failed attempt, its `cause` is that attempt's error.
+ */
 export class DeliveryAbandonedError extends Error {
   override name = 'DeliveryAbandonedError'
 }

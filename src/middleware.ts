@@ -10,7 +10,7 @@
  * lets a middleware's rejection or a hang stall the event queue, a throw or a hang here skips the
  * order: never sent unmodified, since the middleware may be the shop's consent gate.
  */
-import { RetryableError } from './errors.js'
+import { TimeoutError } from './errors.js'
 import { withTimeout } from './timeout.js'
 import type { TrustpilotMiddleware, TrustpilotPayload } from './types.js'
 
@@ -52,13 +52,15 @@ export function applyMiddleware(
   integration: string,
   timeoutMs: number,
 ): Promise<MiddlewareResult> {
-  return withTimeout(run(event, [...middleware], integration), timeoutMs, 'destination middleware did not finish').then(
+  const all = run(event, [...middleware], integration)
+  // Not retried: an order whose middleware does not finish is skipped, never sent unmodified.
+  return withTimeout(all, timeoutMs, 'destination middleware did not finish', undefined, false).then(
     (result) => (result ? { event: result } : { skip: DROPPED }),
     (error: unknown) => ({
       // The error's name, not its message: reasons may go to Segment (trackOutcomes) and to the
       // console, and a shop's message could hold anything the event did.
       skip:
-        error instanceof RetryableError
+        error instanceof TimeoutError
           ? `${error.message}; not sent`
           : `destination middleware threw ${(error as Error)?.name ?? typeof error}; not sent`,
     }),

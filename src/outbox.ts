@@ -171,7 +171,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
         next.giveUp === 'attempts'
           ? `gave up after ${next.attempts} attempts`
           : `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
-      return courier.giveUp(id, invitation, new DeliveryAbandonedError(`${limit}; last error: ${error.message}`))
+      const abandoned = new DeliveryAbandonedError(`${limit}; last error: ${error.message}`, { cause: error })
+      return courier.giveUp(id, invitation, abandoned)
     }
     store.put({ ...stored, attempts: next.attempts, nextAt: next.nextAt, lease: undefined })
     const reason = `${error.message}; attempt ${next.attempts} failed, next in ${Math.round(next.waitMs / 1000)} s`

@@ -110,7 +110,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       })
       .catch((error) => {
         starting = undefined
-        throw new RetryableError(`the delivery module did not load (${error})`)
+        throw new RetryableError(`the delivery module did not load (${error})`, undefined, undefined, { cause: error })
       })
     return starting
   }

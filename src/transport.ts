@@ -87,7 +87,14 @@ export function apiTransport(settings: ResolvedSettings): Transport {
             // we gave up on it, which no one hears of any more).
             // Online, and no answer from Trustpilot's own host: a blocker is the likely cause.
             const blocked = trustpilotsHost && globalThis.navigator?.onLine !== false
-            throw new RetryableError(`network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`)
+            throw new RetryableError(
+              `network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`,
+              undefined,
+              undefined,
+              {
+                cause: error,
+              },
+            )
           }),
           settings.timeoutMs * (keepalive ? KEEPALIVE_PATIENCE : 1),
           'no answer from Trustpilot',

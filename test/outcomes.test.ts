@@ -337,7 +337,8 @@ describe('orders the entry keeps', () => {
   })
 
   test("a module that can't load: the outcome names a numeric order_id as text, and none when there is none", async () => {
-    const page = await pageWith(() => Promise.reject(new Error('offline')))
+    const offline = new Error('offline')
+    const page = await pageWith(() => Promise.reject(offline))
     await page.track({ ...SEED_PROPERTIES, order_id: 1234 }).result
     await page.track({ email: 'a@b.c' }).result
     assert.deepEqual(
@@ -347,6 +348,8 @@ describe('orders the entry keeps', () => {
         ['retrying', undefined],
       ],
     )
+    // The import's own error is kept, not only its words.
+    assert.equal(page.outcomes()[0]?.error?.cause, offline)
   })
 
   test('an order the entry cannot read is logged to its event, never thrown into the host page', async () => {

@@ -5,7 +5,8 @@ import {
   DeliveryAbandonedError,
   IntegrationDisabledError,
   InvitationRejectedError,
-  type RetryableError,
+  RetryableError,
+  TimeoutError,
 } from '../src/errors'
 import { mapOrder } from '../src/mapping'
 import { backoffMs } from '../src/outbox'
@@ -169,6 +170,9 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     assert.ok(event.status === 'failed')
     assert.equal(event.error?.name, 'DeliveryAbandonedError')
     assert.match(event.error?.message ?? '', /gave up after 2 attempts; last error: Trustpilot answered HTTP 500/)
+    // The last attempt's error itself, as the cause.
+    assert.equal((event.error?.cause as Error | undefined)?.name, 'RetryableError')
+    assert.equal((event.error?.cause as Error | undefined)?.message, 'Trustpilot answered HTTP 500')
     assert.equal(fake.requests.length, 2)
     assert.equal(events.filter((e) => e.status === 'retrying').length, 1)
   })
@@ -276,6 +280,17 @@ describe('timeouts', () => {
     assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, 0)
   })
 
+  test('a wait that is not retried times out with a TimeoutError, not a RetryableError', async () => {
+    const never = new Promise<never>(() => {})
+    await assert.rejects(withTimeout(never, 10, 'destination middleware did not finish', undefined, false), (error) => {
+      assert.ok(error instanceof TimeoutError)
+      assert.ok(!(error instanceof RetryableError))
+      assert.equal((error as Error).message, 'destination middleware did not finish within 10 ms')
+      return true
+    })
+    await assert.rejects(withTimeout(never, 10, 'x'), RetryableError)
+  })
+
   test('a timed-out request that is no keepalive is aborted', async () => {
     fake.script.push('hang')
     const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 100 })
@@ -324,6 +339,11 @@ describe("a network error on Trustpilot's own host names a content blocker", () 
         await assert.rejects(sendTo(endpoint), {
           name: 'RetryableError',
           message: `network error: Failed to fetch; ${BLOCKED}`,
+        })
+        // fetch's own TypeError is kept as the cause.
+        await online(true, async () => {
+          failOn(endpoint)
+          await assert.rejects(sendTo(endpoint), (error: Error) => error.cause instanceof TypeError)
         })
       }))
   }
