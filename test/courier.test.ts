@@ -13,7 +13,7 @@ import { createStore } from '../src/store'
 import type { SendResult, Step, Transport } from '../src/transport'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY } from './fixtures'
-import { lockHub, MemoryStorage } from './helpers'
+import { lockHub, MemoryStorage, sleep } from './helpers'
 
 const storage = new MemoryStorage()
 before(() => {
@@ -24,7 +24,6 @@ after(() => {
 })
 beforeEach(() => storage.clear())
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 100 })
 const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
 const stored = (id: string) => JSON.parse(storage.getItem(key(id)) ?? 'null')

@@ -14,7 +14,7 @@ import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage } from './helpers'
+import { fakeTrustpilotPage, sleep, until } from './helpers'
 
 /** Counts imports of the delivery module's parts, and fails the next `failOutbox` of the outbox. */
 const hooks = `
@@ -63,12 +63,6 @@ const failNextOutbox = (times: number) =>
 const env = fakeTrustpilotPage()
 const { fake } = env
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const until = async (done: () => boolean, ms = 3_000) => {
-  for (const start = Date.now(); !done(); await sleep(5)) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting')
-  }
-}
 const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
 const order = (properties: Record<string, unknown>) =>
   orderOf({ type: 'track', event: 'Order Completed', properties, context: {} }, {})

@@ -11,6 +11,15 @@ import { apiTransport } from '../src/transport'
 import { API_KEY } from './fixtures'
 import { type FakeTrustpilot, fakeTrustpilot } from './handlers'
 
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Resolves once `done()` is true, looking every 5 ms; throws after `ms` without it. */
+export async function until(done: () => boolean, ms = 3_000) {
+  for (const start = Date.now(); !done(); await sleep(5)) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting')
+  }
+}
+
 /** A Storage backed by a Map, standing in for localStorage in Node. */
 export class MemoryStorage implements Storage {
   #items = new Map<string, string>()

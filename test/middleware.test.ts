@@ -11,7 +11,7 @@ import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/p
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage } from './helpers'
+import { fakeTrustpilotPage, until } from './helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
@@ -64,11 +64,6 @@ const keptOrders = () =>
   Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i) as string).filter((key) =>
     key.startsWith(orderKeyPrefix(API_KEY)),
   )
-const until = async (done: () => boolean, ms = 2_000) => {
-  for (const start = Date.now(); !done(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting')
-  }
-}
 const sentReferences = () => fake.requests.map((request) => request.body.referenceId)
 
 describe('destination middleware', () => {

@@ -5,7 +5,7 @@ import { LEFT_LEASE_MS, MAX_PENDING } from '../src/outbox'
 import { createStore, parseRecord } from '../src/store'
 import { API_KEY } from './fixtures'
 import { fakeTrustpilot } from './handlers'
-import { invitationFor, lockHub, MemoryStorage, mswServer, outboxUnderTest, storageKeyOf } from './helpers'
+import { invitationFor, lockHub, MemoryStorage, mswServer, outboxUnderTest, sleep, storageKeyOf } from './helpers'
 
 const fake = fakeTrustpilot()
 const server = mswServer(fake)
@@ -403,7 +403,6 @@ describe('outbox', () => {
   /** Stores a pending entry under another page's lease, written when the lease was. */
   const seedLeased = (id: string, lease: { owner: string; since: number; until: number }) =>
     seedEntry(id, { attempts: 0, createdAt: lease.since, nextAt: lease.since, lease })
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
   /** A page that holds its owner lock until it is killed. */
   function livePage(hub: ReturnType<typeof lockHub>, owner: string) {
     const locks = hub.page()

@@ -12,7 +12,7 @@ import { resolveSettings } from '../src/settings'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
 import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer } from './helpers'
+import { MemoryStorage, mswServer, sleep, until } from './helpers'
 
 const fake = fakeTrustpilot()
 const server = mswServer(fake)
@@ -45,12 +45,6 @@ afterEach(() => {
 })
 
 const realModule: LoadDelivery = () => import('../src/delivery')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const until = async (done: () => boolean, ms = 3_000) => {
-  for (const start = Date.now(); !done(); await sleep(5)) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting')
-  }
-}
 const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
 
 interface Emitted {

@@ -12,7 +12,7 @@ import { resolveSettings } from '../src/settings'
 import { createStore } from '../src/store'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage } from './helpers'
+import { fakeTrustpilotPage, until } from './helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
@@ -51,11 +51,6 @@ const keptOrders = () =>
   Object.keys(Object.fromEntries(Array.from({ length: env.storage.length }, (_, i) => [env.storage.key(i), 1]))).filter(
     (key) => key.startsWith(orderKeyPrefix(API_KEY)),
   )
-const until = async (done: () => boolean, ms = 2_000) => {
-  for (const start = Date.now(); !done(); await new Promise((r) => setTimeout(r, 5))) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting')
-  }
-}
 
 describe('the entry loads the delivery module only when there is something to deliver', () => {
   test('no order and nothing stored: browsing events never load it', async () => {
