@@ -6,7 +6,8 @@
  * consent. Every build must load with no page error and deliver an order. A bundler that inlines
  * the delivery engine evaluates it as the bundle starts, before a later shop has created the plugin:
  * nothing in it may depend on the entry having run. A split build must leave the delivery engine in
- * a file of its own that the page fetches only for an order.
+ * a file of its own that the page fetches only for an order. And `instanceof` holds across the
+ * bundles: an error the delivery engine throws is an instance of the class the shop imported.
  */
 import type { Page } from '@playwright/test'
 import { type StaticServer, startStaticServer } from '../scripts/static-server'
@@ -93,6 +94,13 @@ for (const bundler of BUNDLERS) {
       // Trustpilot's protocol: the invitation, then the same with products.
       expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
       expect(problems, 'page errors as the order is delivered').toEqual([])
+      // An order Trustpilot refuses: its error, thrown by the delivery engine (a chunk of its own, or
+      // inlined), is an instance of the class the shop imported from the package's entry.
+      trustpilotApi.script.push(400)
+      await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'refused' })
+      expect(await shop.waitForOutcome('failed', 'refused')).toMatchObject({ rejected: true, retryable: false })
+      // The browser logs the 400 itself; nothing else may go wrong.
+      expect(problems.filter((problem) => !/status of 400/.test(problem))).toEqual([])
     })
   }
 }

@@ -35,7 +35,7 @@ export const REGISTRATIONS: Registration[] = ['at start', 'later']
  * would: nothing of the plugin has run when the bundle starts.
  */
 const shopSource = (registration: Registration) => `import { AnalyticsBrowser } from '@segment/analytics-next'
-import { trustpilot } from '${PACKAGE}'
+import { InvitationRejectedError, RetryableError, trustpilot } from '${PACKAGE}'
 
 const endpoint = new URLSearchParams(location.search).get('endpoint') ?? undefined
 const plugin = () => trustpilot({ apiKey: ${JSON.stringify(API_KEY)}, endpoint })
@@ -48,7 +48,15 @@ const browser = AnalyticsBrowser.load(
   },
   { integrations: { 'Segment.io': false } },
 )
-browser.on('trustpilot', (o) => window.outcomes.push({ status: o.status, referenceId: o.referenceId, reason: o.reason }))
+// instanceof across the bundles: the delivery engine throws the classes the shop imported.
+browser.on('trustpilot', (o) =>
+  window.outcomes.push({
+    status: o.status,
+    referenceId: o.referenceId,
+    reason: o.reason,
+    ...(o.error ? { rejected: o.error instanceof InvitationRejectedError, retryable: o.error instanceof RetryableError } : {}),
+  }),
+)
 browser.then(([analytics]) => {
   window.analytics = analytics
 })
