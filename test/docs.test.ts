@@ -1,5 +1,5 @@
 /**
- * The README's troubleshooting table, held true: every reason the plugin can report (an outcome's
+ * docs/troubleshooting.md, held true: every reason the plugin can report (an outcome's
  * `reason`, skipped, failed, retrying or sent) and every settings error is a row of it, and every
  * row is a reason the source can give.
  *
@@ -501,13 +501,11 @@ const cellsOf = (line: string) =>
     .split(/\|(?=(?:[^`]*`[^`]*`)*[^`]*$)/)
     .map((cell) => cell.trim())
 
-/** Rows of every table in the README's Troubleshooting section whose first cell is code spans. */
-function tableRows(readme: string): Row[] {
-  const lines = readme.split('\n')
-  const start = lines.findIndex((line) => /^## Troubleshooting\b/.test(line))
-  assert.ok(start >= 0, 'README.md has no "## Troubleshooting" section')
+/** Rows of every table in docs/troubleshooting.md whose first cell is code spans. */
+function tableRows(text: string): Row[] {
+  const lines = text.split('\n')
   const rows: Row[] = []
-  for (let i = start + 1; i < lines.length && !/^## /.test(lines[i] as string); i++) {
+  for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string
     const next = lines[i + 1] ?? ''
     // A table's lines; not its separator, nor its header (the line above a separator).
@@ -523,11 +521,18 @@ function tableRows(readme: string): Row[] {
 /** A row's reason with each `<placeholder>` a hole. */
 const asReason = (written: string) => normalize(written.replace(/<[^<>]+>/g, HOLE))
 
+const troubleshooting = readFileSync(new URL('../docs/troubleshooting.md', import.meta.url), 'utf8')
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+/** The README's Troubleshooting section: its most common reasons, as list items that start with one. */
+const readmeTroubleshooting = () => {
+  const section = /^## Troubleshooting\n([\s\S]*?)^## /m.exec(readme)?.[1]
+  assert.ok(section, 'README.md has no "## Troubleshooting" section')
+  return section
+}
 let extracted: Map<string, string> | undefined
 /** Read once, in the first test that needs it: a failure then fails a test, with its message. */
 const source = () => (extracted ??= reasonsInSource())
-const rows = () => tableRows(readme)
+const rows = () => tableRows(troubleshooting)
 // `DOCS_REASONS=1 node --import tsx --test test/docs.test.ts`: every reason found, and where.
 if (process.env.DOCS_REASONS) for (const [reason, at] of source()) console.log(`${spelled(reason)}  (${at})`)
 
@@ -558,22 +563,22 @@ describe('docs: the troubleshooting table', { skip: instrumented && 'src/ is ins
     assert.deepEqual(
       missing,
       [],
-      `README.md's troubleshooting table has no row for these reasons the source gives; add a row (with \`<name>\` for each <…>):\n${missing.join('\n')}`,
+      `docs/troubleshooting.md has no row for these reasons the source gives; add a row (with \`<name>\` for each <…>):\n${missing.join('\n')}`,
     )
   })
 
   test('every row is a reason the source can give (nothing stale)', () => {
     const table = rows()
-    assert.ok(table.length >= 20, `only ${table.length} rows found in README.md's Troubleshooting section`)
+    assert.ok(table.length >= 20, `only ${table.length} rows found in docs/troubleshooting.md`)
     const stale = table.flatMap((row) =>
       row.reasons
         .filter((reason) => !source().has(asReason(reason)))
-        .map((reason) => `  README.md:${row.line}: \`${reason}\``),
+        .map((reason) => `  docs/troubleshooting.md:${row.line}: \`${reason}\``),
     )
     assert.deepEqual(
       stale,
       [],
-      `README.md's troubleshooting table has rows no reason in src/ matches; correct or remove them:\n${stale.join('\n')}`,
+      `docs/troubleshooting.md has rows no reason in src/ matches; correct or remove them:\n${stale.join('\n')}`,
     )
   })
 
@@ -584,13 +589,28 @@ describe('docs: the troubleshooting table', { skip: instrumented && 'src/ is ins
         const earlier = seen.get(asReason(reason))
         assert.ok(
           earlier === undefined,
-          `README.md:${row.line}: \`${reason}\` is already in the row of line ${earlier}`,
+          `docs/troubleshooting.md:${row.line}: \`${reason}\` is already in the row of line ${earlier}`,
         )
         seen.set(asReason(reason), row.line)
       }
       const empty = row.cells.length < 2 || row.cells.some((cell) => !cell)
-      assert.ok(!empty, `README.md:${row.line}: the row of \`${row.reasons[0]}\` has an empty cell`)
+      assert.ok(!empty, `docs/troubleshooting.md:${row.line}: the row of \`${row.reasons[0]}\` has an empty cell`)
     }
+  })
+
+  test("the README's most common reasons are reasons the source gives, and it links the rest", () => {
+    const section = readmeTroubleshooting()
+    // Each item's reason: its first code span (a span may wrap onto the next line, as Markdown allows).
+    const reasons = [...section.matchAll(/^- `([^`]+)`:/gm)].map((match) =>
+      (match[1] as string).replace(/\s*\n\s*/g, ' '),
+    )
+    assert.ok(
+      reasons.length >= 5,
+      `README.md's Troubleshooting lists ${reasons.length} reasons, not the five most common`,
+    )
+    const unknown = reasons.filter((reason) => !source().has(asReason(reason)))
+    assert.deepEqual(unknown, [], "reasons in README.md's Troubleshooting that src/ does not give")
+    assert.match(section, /\(docs\/troubleshooting\.md\)/)
   })
 
   test('words the source gives but never reports are still there', () => {
