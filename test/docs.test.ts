@@ -640,3 +640,42 @@ describe('docs/testing.md', () => {
     )
   })
 })
+
+describe('README.md', () => {
+  test('no source line is over 200 characters (a table cell that grows re-pads no table)', () => {
+    const long = readme
+      .split('\n')
+      .flatMap((line, i) => (line.length > 200 ? [`README.md:${i + 1}: ${line.length} characters`] : []))
+    assert.deepEqual(long, [])
+  })
+
+  test('the settings table: every key of TrustpilotSettings, once, with the default the code takes', async () => {
+    const { resolveSettings } = await import('../src/settings')
+    const types = readFileSync(`${SRC}types.ts`, 'utf8')
+    const body = /export interface TrustpilotSettings \{\n([\s\S]*?)\n\}/.exec(types)?.[1] ?? ''
+    const keys = [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((match) => match[1] as string)
+    assert.ok(keys.length >= 15, `read ${keys.length} settings from src/types.ts`)
+    const section = /^## Settings\n([\s\S]*?)^##? /m.exec(readme)?.[1] ?? ''
+    const rows = section
+      .split('\n')
+      .filter((line) => /^\| `\w+`/.test(line))
+      .map(cellsOf)
+    assert.deepEqual(
+      rows.map(([name]) => name?.replaceAll('`', '')),
+      keys,
+      "the README's settings, in the order of TrustpilotSettings",
+    )
+    const resolved = resolveSettings({ apiKey: 'k' }) as unknown as Record<string, unknown>
+    const code: Record<string, unknown> = { ...resolved, maxAgeHours: (resolved.maxAgeMs as number) / 3_600_000 }
+    for (const [name, written] of rows.map(([name, written]) => [name?.replaceAll('`', ''), written] as const)) {
+      if (name === 'apiKey') {
+        assert.equal(written, 'required')
+        continue
+      }
+      const literal = /^`(.*)`$/.exec(written ?? '')?.[1]
+      // Unset: the code has no value. A literal: exactly the code's default.
+      if (literal === undefined) assert.equal(code[name as string], undefined, `${name}: the README says ${written}`)
+      else assert.deepEqual(code[name as string], JSON.parse(literal.replaceAll("'", '"')), `${name}'s default`)
+    }
+  })
+})
