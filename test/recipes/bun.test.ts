@@ -6,16 +6,7 @@
 import assert from 'node:assert/strict'
 import { arch, platform } from 'node:os'
 import { describe, test } from 'node:test'
-import {
-  findRuntime,
-  freePort,
-  isDevDependency,
-  launch,
-  listening,
-  recipeEnv,
-  relayChecks,
-  shopProject,
-} from './support'
+import { findRuntime, freePort, isDevDependency, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
 const bun = findRuntime(
   'BUN_BIN',
@@ -43,14 +34,7 @@ describe('Bun, served (example/relay/bun.ts)', { skip: !bun && missing }, () => 
         cwd: shop.dir,
         env: { ...recipeEnv(standIn, port), DO_NOT_TRACK: '1' },
       })
-      await listening(port, server)
-      return {
-        url: `http://127.0.0.1:${port}`,
-        async stop() {
-          await server.stop()
-          await shop.remove()
-        },
-      }
+      return served(shop, port, server)
     },
     { get: { status: 405, by: 'relay' } },
   )

@@ -12,10 +12,10 @@ import {
   freePort,
   isDevDependency,
   launch,
-  listening,
   recipeEnv,
   relayChecks,
   run,
+  served,
   shopProject,
 } from './support'
 
@@ -71,14 +71,7 @@ describe('Deno, served (example/relay/deno.ts)', withoutDeno, () => {
         ],
         { cwd: shop.dir, env: { ...env, ...denoEnv(shop.dir) } },
       )
-      await listening(port, server)
-      return {
-        url: `http://127.0.0.1:${port}`,
-        async stop() {
-          await server.stop()
-          await shop.remove()
-        },
-      }
+      return served(shop, port, server)
     },
     { get: { status: 405, by: 'relay' } },
   )

@@ -1,7 +1,7 @@
 /** example/relay/express.ts, run by Node as a shop runs it: Express 5, with express.json() before the relay. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { freePort, launch, listening, recipeEnv, relayChecks, shopProject } from './support'
+import { freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
 const TSX = import.meta.resolve('tsx')
 
@@ -16,15 +16,9 @@ describe('Express 5 (example/relay/express.ts)', () => {
         cwd: shop.dir,
         env: { ...recipeEnv(standIn, port), NODE_ENV: 'production' },
       })
-      await listening(port, server)
-      url = `http://127.0.0.1:${port}`
-      return {
-        url,
-        async stop() {
-          await server.stop()
-          await shop.remove()
-        },
-      }
+      const recipe = await served(shop, port, server)
+      url = recipe.url
+      return recipe
     },
     // The relay's route is app.post(): Express answers other methods itself, as for any path it has no route for.
     { get: { status: 404, by: 'Express' } },

@@ -1,7 +1,7 @@
 /** example/relay/node-http.ts, run by Node as a shop runs it: mounted in a plain node:http server's handler. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { freePort, launch, listening, recipeEnv, relayChecks, shopProject } from './support'
+import { freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
 const TSX = import.meta.resolve('tsx')
 
@@ -16,15 +16,9 @@ describe('plain node:http (example/relay/node-http.ts)', () => {
         cwd: shop.dir,
         env: recipeEnv(standIn, port),
       })
-      await listening(port, server)
-      url = `http://127.0.0.1:${port}`
-      return {
-        url,
-        async stop() {
-          await server.stop()
-          await shop.remove()
-        },
-      }
+      const recipe = await served(shop, port, server)
+      url = recipe.url
+      return recipe
     },
     { get: { status: 405, by: 'relay' } },
   )

@@ -212,6 +212,18 @@ const BUYER_HEADERS = {
   'X-Forwarded-For': '203.0.113.7',
   'Accept-Language': 'x-buyer-secret-language',
 }
+/** A recipe started in `shop` on `port`: once it listens, its URL, and how to stop it and remove the project. */
+export async function served(shop: Shop, port: number, server: Launched) {
+  await listening(port, server)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      await server.stop()
+      await shop.remove()
+    },
+  }
+}
+
 /** Buyer header values; none may reach Trustpilot, under any name. */
 const BUYER_SECRETS = ['buyer-secret', '203.0.113.7']
 
