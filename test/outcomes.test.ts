@@ -4,44 +4,33 @@
  * reach delivery, even before the delivery module is there.
  */
 import assert from 'node:assert/strict'
-import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test'
+import { after, afterEach, before, describe, mock, test } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { createPlugin, type LoadDelivery } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { MemoryStorage, mswServer, sleep, until } from './helpers'
+import { fakeTrustpilotPage, sleep, until } from './helpers'
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
+// msw's fake Trustpilot and a fresh localStorage per test, as every page-level test file has them.
+const env = fakeTrustpilotPage()
+const { fake } = env
 // Node has no window events: give globalThis an EventTarget's, as a page has.
 const target = new EventTarget()
 const events = globalThis as unknown as Record<string, unknown>
 const METHODS = ['addEventListener', 'removeEventListener', 'dispatchEvent']
 before(() => {
-  server.listen({ onUnhandledRequest: 'error' })
   for (const method of METHODS) {
     events[method] = (target as unknown as Record<string, (...args: never[]) => unknown>)[method]!.bind(target)
   }
 })
 after(() => {
-  server.close()
   for (const method of METHODS) delete events[method]
 })
-let storage: MemoryStorage
 const plugins: Plugin[] = []
-beforeEach(() => {
-  fake.requests.length = 0
-  fake.script.length = 0
-  fake.fallback = 'protocol'
-  storage = new MemoryStorage()
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
 afterEach(() => {
   for (const plugin of plugins.splice(0)) plugin.unload?.({} as Context, {} as never)
-  delete (globalThis as { localStorage?: Storage }).localStorage
 })
 
 const realModule: LoadDelivery = () => import('../src/delivery')
@@ -196,7 +185,7 @@ describe('what the host page hears', () => {
       const page = await pageWith(realModule, {}, { emit })
       await page.track({ ...SEED_PROPERTIES, order_id: 'quiet' }).result
       await page.track({ ...SEED_PROPERTIES, order_id: 'quiet-refused' }).result
-      await until(() => storage.getItem(key('quiet'))?.startsWith('{"sent"') ?? false)
+      await until(() => env.storage.getItem(key('quiet'))?.startsWith('{"sent"') ?? false)
       await until(() => fake.requests.length === 2)
     })
     assert.deepEqual(calls, [])
@@ -216,7 +205,7 @@ describe('what the host page hears', () => {
         },
       )
       await page.track({ ...SEED_PROPERTIES, order_id: 'loud' }).result
-      await until(() => storage.getItem(key('loud'))?.startsWith('{"sent"') ?? false)
+      await until(() => env.storage.getItem(key('loud'))?.startsWith('{"sent"') ?? false)
     })
     assert.deepEqual(
       calls.filter(([level]) => level === 'error'),
@@ -267,7 +256,7 @@ describe('dryRun, for a staging site', () => {
     })
     await sleep(50)
     assert.equal(fake.requests.length, 0, 'sent to Trustpilot')
-    assert.deepEqual(storage.keys(), [], 'left in storage')
+    assert.deepEqual(env.storage.keys(), [], 'left in storage')
     assert.deepEqual(calls, [])
   })
 
@@ -296,7 +285,7 @@ describe('dryRun, for a staging site', () => {
       ],
     ])
     assert.equal(fake.requests.length, 0)
-    assert.deepEqual(storage.keys(), [])
+    assert.deepEqual(env.storage.keys(), [])
   })
 
   test('an order the entry kept before the module came is dropped from storage too', async () => {
@@ -307,12 +296,12 @@ describe('dryRun, for a staging site', () => {
     const page = await pageWith(() => arrived.then(realModule), { dryRun: true })
     const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-3' })
     await sleep(10)
-    assert.equal(storage.keys().filter((k) => k.startsWith(orderKeyPrefix(API_KEY))).length, 1, 'kept first')
+    assert.equal(env.storage.keys().filter((k) => k.startsWith(orderKeyPrefix(API_KEY))).length, 1, 'kept first')
     arrive()
     await result
     await until(() => page.outcomes().length === 1)
     assert.equal(page.outcomes()[0]?.reason, 'dry run: not sent')
-    assert.deepEqual(storage.keys(), [])
+    assert.deepEqual(env.storage.keys(), [])
     assert.equal(fake.requests.length, 0)
   })
 })
@@ -324,7 +313,7 @@ describe('orders the entry keeps', () => {
       page.track({ ...SEED_PROPERTIES, order_id: 'a' }, null).result,
       page.track({ ...SEED_PROPERTIES, order_id: 'b' }, null).result,
     ])
-    const kept = Array.from({ length: storage.length }, (_, i) => storage.key(i)!).filter((k) =>
+    const kept = Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i)!).filter((k) =>
       k.startsWith(orderKeyPrefix(API_KEY)),
     )
     assert.equal(kept.length, 2)
@@ -362,7 +351,7 @@ describe('orders the entry keeps', () => {
   })
 
   test('an invitation an earlier page left pending goes out once the module is here', async () => {
-    storage.setItem(key('left'), JSON.stringify(pendingEntry('left')))
+    env.storage.setItem(key('left'), JSON.stringify(pendingEntry('left')))
     const page = await pageWith()
     await until(() => page.outcomes().some((o) => o.status === 'sent'))
     assert.deepEqual(
@@ -391,7 +380,7 @@ describe('used before, or without, the analytics instance load hands it', () => 
       }
       const sent = track('without-analytics')
       await sent.result
-      await until(() => storage.getItem(key('without-analytics'))?.startsWith('{"sent"') ?? false)
+      await until(() => env.storage.getItem(key('without-analytics'))?.startsWith('{"sent"') ?? false)
       const refused = track('refused-without-analytics')
       await refused.result
       await until(() => fake.requests.length === 2)
@@ -441,7 +430,7 @@ describe("the page's own events", () => {
     await sleep(200)
     assert.equal(fake.requests.length, 1)
     assert.deepEqual(page.outcomes(), [], 'no retry counted, nothing reported')
-    assert.equal(JSON.parse(storage.getItem(key('torn')) ?? '{}').attempts, 0)
+    assert.equal(JSON.parse(env.storage.getItem(key('torn')) ?? '{}').attempts, 0)
   })
 
   test('back from the back/forward cache (pageshow), a failure is the outbox’s again', async () => {
