@@ -8,8 +8,6 @@
  */
 import { rm } from 'node:fs/promises'
 import type { Browser, BrowserType, LaunchOptions } from '@playwright/test'
-import { type StaticServer, startStaticServer } from '../scripts/static-server'
-import type * as RelayModule from '../src/relay'
 import { BLOCKED } from '../src/transport'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import {
@@ -29,6 +27,7 @@ import {
   untilFiltering,
 } from './support/blocker'
 import { test as base, expect, Shop } from './support/fixtures'
+import { startRelayShop } from './support/relay-shop'
 
 const ORDER = SEED_PROPERTIES.order_id
 
@@ -215,27 +214,6 @@ test('with uBlock Origin, the direct request never leaves the page: failed, and 
 })
 
 /** The shop's own origin: the repository served on loopback, with the relay mounted at /trustpilot. */
-async function serveShopWithRelay(upstream: string): Promise<StaticServer & { relayed: string[]; cookies: string[] }> {
-  // The built relay, as a shop's server imports it (`npm run build` makes dist/relay.js).
-  const { toNodeHandler, trustpilotRelay } = (await import(
-    new URL('../dist/relay.js', import.meta.url).href
-  )) as typeof RelayModule
-  const relayed: string[] = []
-  const cookies: string[] = []
-  let relay: ReturnType<typeof toNodeHandler> | undefined
-  const server = await startStaticServer('.', 0, {
-    handle: (url, res, req) => {
-      if (!url.pathname.startsWith('/trustpilot/') || !relay) return false
-      relayed.push(`${req.method} ${url.pathname}`)
-      cookies.push(req.headers.cookie ?? '')
-      void relay(req, res)
-      return true
-    },
-  })
-  relay = toNodeHandler(trustpilotRelay({ apiKeys: [API_KEY], origins: [server.url], upstream }))
-  return Object.assign(server, { relayed, cookies })
-}
-
 test('with uBlock Origin, through the relay on the shop’s origin (endpoint: "/trustpilot"): 202, products, 201, sent', async ({
   ublockFirefox,
   shopIn,
@@ -243,7 +221,7 @@ test('with uBlock Origin, through the relay on the shop’s origin (endpoint: "/
   standIn,
   trustpilotHost,
 }) => {
-  const shopServer = await serveShopWithRelay(standIn.url)
+  const shopServer = await startRelayShop(standIn.url, [API_KEY])
   try {
     const shop = await shopIn(ublockFirefox, shopServer.url)
     await shop.page.context().addCookies([{ name: 'buyer_session', value: 'b1', url: shopServer.url }])
@@ -253,10 +231,10 @@ test('with uBlock Origin, through the relay on the shop’s origin (endpoint: "/
     await shop.track('Order Completed', SEED_PROPERTIES)
     expect(await outcomeOf(shop)).toMatchObject({ status: 'sent', referenceId: ORDER })
     const path = `/trustpilot/api/${API_KEY}/invitation`
-    expect(shopServer.relayed).toEqual([`POST ${path}`, `POST ${path}`])
+    expect(shopServer.asked.map((r) => `${r.method} ${r.path}`)).toEqual([`POST ${path}`, `POST ${path}`])
     expect(received(standIn)).toEqual(SEED_FLOW)
     // The relay got the buyer's cookie of the shop's origin, and sent Trustpilot the shop's Origin without it.
-    for (const cookie of shopServer.cookies) expect(cookie).toContain('buyer_session=b1')
+    for (const { cookie } of shopServer.asked) expect(cookie).toContain('buyer_session=b1')
     expect(standIn.requests.map((r) => [r.origin, r.cookie])).toEqual([
       [shopServer.url, undefined],
       [shopServer.url, undefined],
