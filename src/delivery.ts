@@ -156,24 +156,24 @@ export function startDelivery({
     // `order` may be anything a page kept under our key: mapping reads it as unknown.
     const mapped = mapOrder(event, order?.traits, settings)
     if ('skip' in mapped) skip(mapped.skip, ctx, keptKey, mapped.referenceId)
-    else if (settings.dryRun) {
-      // What would have gone, reported (and, with debug, logged) instead of stored and sent.
-      report(
-        { status: 'skipped', referenceId: mapped.invitation.body.referenceId, reason: DRY_RUN },
-        mapped.invitation,
-        ctx,
-      )
-      if (keptKey) dropOrder(keptKey)
-    } else {
+    // What would have gone: reported (and, with debug, logged) instead of stored and sent.
+    else if (settings.dryRun) skip(DRY_RUN, ctx, keptKey, mapped.invitation.body.referenceId, mapped.invitation)
+    else {
       ;(loaded ?? courier).submit(mapped.invitation)
       // Only now: the invitation is in the outbox.
       if (keptKey) dropOrder(keptKey)
     }
   }
 
-  /** The end of an order that is not sent: reported, and no longer kept. */
-  function skip(reason: string, ctx: Context | undefined, keptKey: string | undefined, referenceId?: string) {
-    report({ status: 'skipped', referenceId, reason }, undefined, ctx)
+  /** The end of an order that is not sent: reported (with the invitation it would have been), and no longer kept. */
+  function skip(
+    reason: string,
+    ctx: Context | undefined,
+    keptKey: string | undefined,
+    referenceId?: string,
+    invitation?: Invitation,
+  ) {
+    report({ status: 'skipped', referenceId, reason }, invitation, ctx)
     if (keptKey) dropOrder(keptKey)
   }
 
