@@ -111,6 +111,7 @@ function resolveOptions(input: TrustpilotRelayOptions) {
   const upstream = given('upstream') ? options.upstream : DEFAULT_ENDPOINT
   let upstreamUrl: string | undefined
   try {
+    // Written back as settings.ts writes an endpoint (inline there: a helper would cost every page bytes).
     upstreamUrl = new URL((upstream as string).trim()).href.replace(/\/*\??#?$/, '')
   } catch {}
   if (!upstreamUrl || !ENDPOINT_URL.test(upstreamUrl)) {
@@ -203,10 +204,9 @@ export function trustpilotRelay(options: TrustpilotRelayOptions): TrustpilotRela
       const origin = request.headers.get('Origin')
       if (!origin || !origins.has(origin))
         return answer(403, "forbidden: the request is not from one of the shop's origins")
-      if (Number(request.headers.get('Content-Length')) > MAX_BODY_BYTES) {
-        return answer(413, `the body is larger than ${MAX_BODY_BYTES} bytes`)
-      }
-      const bytes = await readCapped(request.body, MAX_BODY_BYTES)
+      // A Content-Length over the cap is refused unread; a body without one is read up to the cap.
+      const tooLarge = Number(request.headers.get('Content-Length')) > MAX_BODY_BYTES
+      const bytes = tooLarge ? undefined : await readCapped(request.body, MAX_BODY_BYTES)
       if (!bytes) return answer(413, `the body is larger than ${MAX_BODY_BYTES} bytes`)
       const body = jsonObject(bytes)
       if (!body) return answer(400, 'bad request: the body must be one JSON object')
