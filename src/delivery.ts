@@ -9,7 +9,7 @@ import type { Context } from '@segment/analytics-next'
 import { ALREADY_INVITED, createCourier } from './courier.js'
 import { RetryableError } from './errors.js'
 import { dropOrder, type Order } from './inbox.js'
-import { PLUGIN_NAME } from './keys.js'
+import { OUTCOME_EVENT, PLUGIN_NAME } from './keys.js'
 import { type Invitation, mapOrder, referenceOf } from './mapping.js'
 import { applyMiddleware } from './middleware.js'
 import type { Outbox } from './outbox.js'
@@ -21,14 +21,21 @@ import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
 /** What the entry gives the module: the checked settings, and where outcomes go. */
 export interface DeliveryHost {
   settings: ResolvedSettings
-  /** Reports an outcome to the page; `ctx` when it is known while the order's `track` runs. Must not throw. */
-  report(outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context): void
+  /**
+   * This page's analytics, once it has loaded the plugin: each outcome goes out as its `'trustpilot'`
+   * event (a failure as `'error'` too), and with `trackOutcomes` as a track call.
+   */
+  analytics?(): PageAnalytics | undefined
   /** The page's destination middleware, as added so far (the entry's list, read at each order). */
   middleware?: TrustpilotMiddleware[]
-  /** analytics.track of this page, for `trackOutcomes`. */
-  track?(event: string, properties: Record<string, unknown>, options: Record<string, unknown>): unknown
   /** Web Locks, where the page has them (tests pass their own). */
   locks?: LockManager
+}
+
+/** What the module uses of analytics-next's instance. */
+export interface PageAnalytics {
+  emit(event: string, payload: unknown): unknown
+  track(event: string, properties: Record<string, unknown>, options: Record<string, unknown>): unknown
 }
 
 /** The reason of an order `dryRun` kept from Trustpilot. */
@@ -64,6 +71,37 @@ export interface Delivery {
 
 const ignore = () => {}
 
+type Report = (outcome: TrustpilotOutcome, invitation?: Invitation, ctx?: Context) => void
+
+/**
+ * Tells the page of an outcome. Logs it to the event's context (for outcomes known while `track`
+ * runs), and to the console only with debug on, since `invitation` holds the email address. Then a
+ * `'trustpilot'` event for every outcome, and analytics-next's `'error'` event for a failure, as its
+ * Segment.io plugin does.
+ */
+function pageReporter({ settings, analytics }: DeliveryHost): Report {
+  return (outcome, invitation, ctx) => {
+    const { status, referenceId } = outcome
+    const message = `${PLUGIN_NAME} ${status}${referenceId ? ` ${referenceId}` : ''}: ${outcome.reason}`
+    // Only a skip or a retry is known while track runs, and either is a warning.
+    ctx?.log('warn', message)
+    if (settings.debug) {
+      console[status === 'sent' ? 'info' : status === 'failed' ? 'error' : 'warn'](
+        message,
+        ...(invitation ? [invitation] : []),
+      )
+    }
+    try {
+      const page = analytics?.()
+      page?.emit(OUTCOME_EVENT, outcome)
+      if (status === 'failed') page?.emit('error', { code: 'delivery_failure', reason: outcome.error, ctx })
+    } catch (error) {
+      // A listener of the host page threw: keep it from breaking delivery.
+      if (settings.debug) console.error(`${PLUGIN_NAME}: an outcome listener threw`, error)
+    }
+  }
+}
+
 /**
  * A module imported when first needed, and again after a failure (offline, blocked): dist/ keeps the
  * rarely needed parts in files of their own, and a failed import is a retryable error like any other.
@@ -77,15 +115,11 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
     }))
 }
 
-export function startDelivery({
-  settings,
-  report: reportToPage,
-  middleware = [],
-  track,
-  locks = globalThis.navigator?.locks,
-}: DeliveryHost): Delivery {
+export function startDelivery(host: DeliveryHost): Delivery {
+  const { settings, middleware = [], analytics, locks = globalThis.navigator?.locks } = host
+  const reportToPage = pageReporter(host)
   /** Every outcome goes to the page; with `trackOutcomes`, each final one to Segment too. */
-  const report: DeliveryHost['report'] = (outcome, invitation, ctx) => {
+  const report: Report = (outcome, invitation, ctx) => {
     reportToPage(outcome, invitation, ctx)
     const event = OUTCOME_EVENTS[outcome.status]
     // The same order again (another tab, a reload) is no outcome of its own.
@@ -98,7 +132,9 @@ export function startDelivery({
         transport: settings.transport,
       }
       try {
-        Promise.resolve(track?.(event, properties, { integrations: { [PLUGIN_NAME]: false } })).catch(ignore)
+        Promise.resolve(analytics?.()?.track(event, properties, { integrations: { [PLUGIN_NAME]: false } })).catch(
+          ignore,
+        )
       } catch {}
     }
   }

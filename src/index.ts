@@ -15,7 +15,8 @@
  *
  * @packageDocumentation
  */
-import { createPlugin, OUTCOME_EVENT, type TrustpilotPlugin } from './plugin.js'
+import { OUTCOME_EVENT } from './keys.js'
+import { createPlugin, type TrustpilotPlugin } from './plugin.js'
 import { resolveSettings } from './settings.js'
 import type { TrustpilotOutcome, TrustpilotSettings } from './types.js'
 

@@ -1,10 +1,13 @@
 /**
- * Names the entry and the bundles it loads later must agree on (the event, storage keys, Web Lock
+ * Names the entry and the bundles it loads later must agree on (the events, storage keys, Web Lock
  * names), so they are written down once, here.
  */
 
 /** The name analytics-next knows the plugin by: in `integrations`, and to destination middleware. */
 export const PLUGIN_NAME = 'Trustpilot'
+
+/** The analytics-next event every outcome goes out as: `analytics.on('trustpilot', …)`. */
+export const OUTCOME_EVENT = 'trustpilot'
 
 /** The one event that becomes an invitation: the entry filters on it, mapping checks it. */
 export const ORDER_COMPLETED = 'Order Completed'

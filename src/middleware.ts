@@ -10,8 +10,16 @@
  * lets a middleware's rejection or a hang stall the event queue, a throw or a hang here skips the
  * order: never sent unmodified, since the middleware may be the shop's consent gate.
  */
-import { TimeoutError } from './errors.js'
 import { withTimeout } from './timeout.js'
+
+/**
+ * A wait that ran out and is not retried: destination middleware that did not finish within
+ * `timeoutMs`, which skips the order. Not exported by the package: no outcome carries it.
+ */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError'
+}
+
 import type { TrustpilotMiddleware, TrustpilotPayload } from './types.js'
 
 /** What a skipped order reports when a middleware dropped it: the reason analytics-next gives too. */
@@ -54,7 +62,7 @@ export function applyMiddleware(
 ): Promise<MiddlewareResult> {
   const all = run(event, [...middleware], integration)
   // Not retried: an order whose middleware does not finish is skipped, never sent unmodified.
-  return withTimeout(all, timeoutMs, 'destination middleware did not finish', undefined, false).then(
+  return withTimeout(all, timeoutMs, 'destination middleware did not finish', undefined, TimeoutError).then(
     (result) => (result ? { event: result } : { skip: DROPPED }),
     (error: unknown) => ({
       // The error's name, not its message: reasons may go to Segment (trackOutcomes) and to the

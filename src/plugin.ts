@@ -11,17 +11,16 @@
  * A page with none of these fetches nothing more than this entry.
  */
 import type { Analytics, Context, Plugin } from '@segment/analytics-next'
-import type { Delivery, DeliveryHost } from './delivery.js'
+import type { Delivery, DeliveryHost, PageAnalytics } from './delivery.js'
 import { RetryableError } from './errors.js'
 import { keepOrder, type Order, orderOf, storedWork } from './inbox.js'
-import { ORDER_COMPLETED, PLUGIN_NAME } from './keys.js'
+import { ORDER_COMPLETED, OUTCOME_EVENT, PLUGIN_NAME } from './keys.js'
 import type { ResolvedSettings } from './settings.js'
 import { withTimeout } from './timeout.js'
-import type { TrustpilotMiddleware, TrustpilotOutcome } from './types.js'
+import type { TrustpilotMiddleware } from './types.js'
 
 declare const __VERSION__: string
 
-export const OUTCOME_EVENT = 'trustpilot'
 /** Segment's checkout events (its e-commerce spec): an order is near, so the module is fetched now. */
 export const CHECKOUT_EVENTS = [
   'Checkout Started',
@@ -48,7 +47,7 @@ export type TrustpilotPlugin = Plugin & { addMiddleware(...middleware: Trustpilo
 export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDelivery): TrustpilotPlugin {
   let analytics: Analytics | undefined
   let delivery: Delivery | undefined
-  let starting: Promise<Delivery> | undefined
+  let starting: Promise<void> | undefined
   let leaving = false
   let unloaded = false
   /** Whether storage held invitations not yet delivered when the page loaded. */
@@ -62,41 +61,33 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
   const middleware: TrustpilotMiddleware[] = []
 
   /**
-   * Logs to the event's context (for outcomes known while `track` runs), and to the console only
-   * with debug on, since `invitation` holds the email address. Then tells the host page: a
-   * `'trustpilot'` event for every outcome, and analytics-next's `'error'` event for a failure, as
-   * its Segment.io plugin does.
+   * The one outcome the entry reports itself: the module did not load, so the order waits in the
+   * inbox. Every other outcome is the module's to report (delivery.ts).
    */
-  function report(outcome: TrustpilotOutcome, invitation?: unknown, ctx?: Context) {
-    const { status, referenceId } = outcome
-    const message = `${PLUGIN_NAME} ${status}${referenceId ? ` ${referenceId}` : ''}: ${outcome.reason}`
-    // Only a skip or a retry is known while track runs, and either is a warning.
-    ctx?.log('warn', message)
-    if (settings.debug) {
-      console[status === 'sent' ? 'info' : status === 'failed' ? 'error' : 'warn'](
-        message,
-        ...(invitation ? [invitation] : []),
-      )
-    }
+  function reportNotLoaded(ctx: Context, error: RetryableError) {
+    const referenceId = ctx.event.properties?.order_id?.toString()
+    const reason = `${error.message}; the order is kept until it loads, here or on a later page`
+    const message = `${PLUGIN_NAME} retrying${referenceId ? ` ${referenceId}` : ''}: ${reason}`
+    ctx.log('warn', message)
+    if (settings.debug) console.warn(message)
     try {
-      analytics?.emit(OUTCOME_EVENT as 'error', outcome as never)
-      if (status === 'failed') analytics?.emit('error', { code: 'delivery_failure', reason: outcome.error, ctx })
-    } catch (error) {
-      // A listener of the host page threw: keep it from breaking delivery.
-      if (settings.debug) console.error(`${PLUGIN_NAME}: an outcome listener threw`, error)
+      analytics?.emit(OUTCOME_EVENT as 'error', { status: 'retrying', referenceId, reason, error } as never)
+    } catch {
+      // A listener of the host page threw: not into the page's track. Unlike the module, the entry
+      // doesn't log it with debug on (25 B on every page, for the one outcome that can't load more).
     }
   }
 
   /** Loads and starts the delivery module once (again after a failure); waiting orders go first. */
-  function start(): Promise<Delivery> {
+  function start(): Promise<void> {
     starting ??= loadDelivery()
       .then((module) => {
-        if (unloaded) throw new Error('unloaded')
+        // Unloaded meanwhile: nothing starts, and nothing is reported.
+        if (unloaded) return
         delivery ??= module.startDelivery({
           settings,
-          report,
           middleware,
-          track: (...args) => analytics?.track(...args),
+          analytics: () => analytics as PageAnalytics | undefined,
         })
         for (const [id, order] of waiting) {
           waiting.delete(id)
@@ -106,7 +97,6 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         // not needed unless something here fails.
         if (pendingAtLoad) delivery.flush()
         if (leaving) delivery.setLeaving(true)
-        return delivery
       })
       .catch((error) => {
         starting = undefined
@@ -145,13 +135,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
         .then(
           // Bounded by the module: its middleware gets timeoutMs of its own.
           () => waits.taken,
-          (error: RetryableError) => {
-            const { order_id } = ctx.event.properties ?? {}
-            if (!unloaded) {
-              const reason = `${error.message}; the order is kept until it loads, here or on a later page`
-              report({ status: 'retrying', referenceId: order_id?.toString(), reason, error }, undefined, ctx)
-            }
-          },
+          (error: RetryableError) => unloaded || reportNotLoaded(ctx, error),
         )
         .then(() => ctx)
     } catch (error) {

@@ -1,16 +1,16 @@
-import { RetryableError, TimeoutError } from './errors.js'
+import { RetryableError } from './errors.js'
 
 /**
  * Waits for `promise` at most `ms`; past that, rejects with an error saying what was awaited: a
- * RetryableError, or a TimeoutError for a wait that is not retried (`retried: false`). Every wait
- * on the network goes through here, so none can stall the outbox.
+ * RetryableError, or an error of the class given for a wait that is not retried (middleware.ts's
+ * TimeoutError). Every wait on the network goes through here, so none can stall the outbox.
  */
 export function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
   what: string,
   onTimeout?: () => void,
-  retried = true,
+  Timeout: new (message: string) => Error = RetryableError,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   return Promise.race([
@@ -19,7 +19,7 @@ export function withTimeout<T>(
       timer = setTimeout(() => {
         // Reject first, so the race reports the timeout rather than what onTimeout causes.
         const message = `${what} within ${ms} ms`
-        reject(retried ? new RetryableError(message) : new TimeoutError(message))
+        reject(new Timeout(message))
         onTimeout?.()
       }, ms)
     }),

@@ -68,10 +68,13 @@ const order = (properties: Record<string, unknown>) =>
   orderOf({ type: 'track', event: 'Order Completed', properties, context: {} }, {})
 
 function deliveryUnderTest(overrides: Record<string, unknown> = {}) {
-  const outcomes: Array<{ outcome: TrustpilotOutcome; ctx?: Context }> = []
+  const outcomes: Array<{ outcome: TrustpilotOutcome }> = []
   const delivery = startDelivery({
     settings: resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...overrides }),
-    report: (outcome, _invitation, ctx) => outcomes.push({ outcome, ...(ctx ? { ctx } : {}) }),
+    analytics: () => ({
+      emit: (event, outcome) => event === 'trustpilot' && outcomes.push({ outcome: outcome as TrustpilotOutcome }),
+      track() {},
+    }),
   })
   const statuses = () => outcomes.map((o) => o.outcome.status)
   return { delivery, outcomes, statuses }
@@ -176,11 +179,12 @@ describe('delivery module', () => {
     assert.notEqual(env.storage.getItem(key('kept')), null, 'in the outbox by then')
     const invalid = `${orderKeyPrefix(API_KEY)}m-2`
     env.storage.setItem(invalid, '{}')
-    const ctx = { log() {} } as unknown as Context
+    const logged: string[] = []
+    const ctx = { log: (level: string, message: string) => logged.push(`${level} ${message}`) } as unknown as Context
     delivery.take(order({ order_id: 'no-email' }), ctx, invalid)
     assert.equal(env.storage.getItem(invalid), null)
     assert.equal(outcomes.at(-1)?.outcome.status, 'skipped')
-    assert.equal(outcomes.at(-1)?.ctx, ctx, 'reported in the track that carried it')
+    assert.match(logged.join('\n'), /^warn Trustpilot skipped no-email: /, 'reported in the track that carried it')
     // Junk a page kept under our key: skipped like any invalid order.
     delivery.take(undefined as never)
     assert.deepEqual(outcomes.at(-1)?.outcome, {

@@ -6,9 +6,9 @@ import {
   IntegrationDisabledError,
   InvitationRejectedError,
   RetryableError,
-  TimeoutError,
 } from '../src/errors'
 import { mapOrder } from '../src/mapping'
+import { TimeoutError } from '../src/middleware'
 import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { withTimeout } from '../src/timeout'
@@ -282,12 +282,15 @@ describe('timeouts', () => {
 
   test('a wait that is not retried times out with a TimeoutError, not a RetryableError', async () => {
     const never = new Promise<never>(() => {})
-    await assert.rejects(withTimeout(never, 10, 'destination middleware did not finish', undefined, false), (error) => {
-      assert.ok(error instanceof TimeoutError)
-      assert.ok(!(error instanceof RetryableError))
-      assert.equal((error as Error).message, 'destination middleware did not finish within 10 ms')
-      return true
-    })
+    await assert.rejects(
+      withTimeout(never, 10, 'destination middleware did not finish', undefined, TimeoutError),
+      (error) => {
+        assert.ok(error instanceof TimeoutError)
+        assert.ok(!(error instanceof RetryableError))
+        assert.equal((error as Error).message, 'destination middleware did not finish within 10 ms')
+        return true
+      },
+    )
     await assert.rejects(withTimeout(never, 10, 'x'), RetryableError)
   })
 
