@@ -1,7 +1,6 @@
 // Builds the files a browser loads:
-// - dist/index.js, the entry every page loads (ES module, for bundlers and CDN imports);
-// - dist/shared.js, the error classes and the timeout helper, which the entry and each bundle below
-//   import statically (see src/shared.ts for why they are a module of their own);
+// - dist/index.js, the entry every page loads (ES module, for bundlers and CDN imports), and the
+//   one home of the error classes: each bundle below imports them from it (errorsFromEntry);
 // - dist/delivery.js, the delivery module the entry imports on demand as './delivery.js' (left as
 //   that import, so a shop's bundler makes it a chunk and a CDN serves it from beside the entry);
 // - dist/outbox.js and dist/script-transport.js, imported by the delivery module when first needed;
@@ -47,26 +46,27 @@ export const separateModules = {
 }
 
 /**
- * For every ES module but dist/shared.js itself: errors.ts and timeout.ts are not bundled in but
- * imported from './shared.js', so each page has one copy of them, whichever bundles it loads.
+ * For every ES bundle but the entry: errors.ts is not bundled in but imported from the entry,
+ * './index.js', so a page has one copy of each error class (the package exports them, `instanceof`
+ * holds) whichever bundles it loads, and a page with no order fetches one file. Everything else a
+ * later bundle needs is pure code with no identity, bundled into it.
  */
-export const sharedModule = {
-  name: 'shared-module',
+export const errorsFromEntry = {
+  name: 'errors-from-entry',
   setup(build) {
-    build.onResolve({ filter: /^\.\/(errors|timeout)\.js$/ }, (args) =>
-      /[/\\](shared|errors|timeout)\.ts$/.test(args.importer) ? undefined : { path: './shared.js', external: true },
-    )
+    if (build.initialOptions.entryPoints.includes('src/index.ts')) return
+    build.onResolve({ filter: /^\.\/errors\.js$/ }, () => ({ path: './index.js', external: true }))
   },
 }
 
 /**
- * What dist/ holds: entry file, format and output. The classic script inlines its own copy of
- * shared.ts (a classic script can't import one); the delivery module it loads imports dist/shared.js.
+ * What dist/ holds: entry file, format and output. The classic script inlines its own copy of the
+ * error classes (a classic script can't import one); the delivery module it loads imports them from
+ * dist/index.js.
  * @type {Array<[string, 'esm' | 'iife', string]>}
  */
 export const OUTPUTS = [
   ['src/index.ts', 'esm', 'dist/index.js'],
-  ['src/shared.ts', 'esm', 'dist/shared.js'],
   ['src/delivery.ts', 'esm', 'dist/delivery.js'],
   ['src/outbox.ts', 'esm', 'dist/outbox.js'],
   ['src/script-transport.ts', 'esm', 'dist/script-transport.js'],
@@ -74,7 +74,7 @@ export const OUTPUTS = [
 ]
 
 /** The esbuild plugins one output is built with. */
-export const pluginsFor = (format) => (format === 'esm' ? [separateModules, sharedModule] : [separateModules])
+export const pluginsFor = (format) => (format === 'esm' ? [separateModules, errorsFromEntry] : [separateModules])
 
 /**
  * Bundles one entry the way dist/ is built and returns the code and its source map.

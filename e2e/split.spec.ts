@@ -24,10 +24,10 @@ const settle = (shop: Shop) => shop.page.waitForTimeout(500)
 const BROWSING = ['Products Searched', 'Product Viewed', 'Product Added', 'Cart Viewed']
 
 test.describe('a page with no order and nothing stored fetches nothing more than the entry', () => {
-  // The ES entry imports dist/shared.js (the error classes the later bundles share); the classic
-  // script has its own copy.
+  // One file either way: the ES entry holds the error classes the later bundles import from it; the
+  // classic script has its own copy.
   for (const [via, entry] of [
-    ['module', ['index.js', 'shared.js']],
+    ['module', ['index.js']],
     ['global', ['trustpilot.global.js']],
   ] as const) {
     test(`loaded as ${via === 'module' ? 'an ES module' : 'a classic script'}`, async ({ shop, trustpilotApi }) => {
@@ -52,7 +52,7 @@ test.describe('a page with no order and nothing stored fetches nothing more than
     await shop.open({ settings: { apiKey: API_KEY } })
     await shop.track('Product Viewed', { product_id: 'p-1' })
     await settle(shop)
-    expect(files).toEqual(['index.js', 'shared.js'])
+    expect(files).toEqual(['index.js'])
     expect(trustpilotApi.requests).toHaveLength(2)
   })
 })
@@ -62,11 +62,11 @@ for (const event of ['Checkout Started', 'Checkout Step Viewed', 'Checkout Step 
     const files = pluginFiles(shop.page)
     await shop.open({ settings: { apiKey: API_KEY } })
     await shop.track(event, { order_id: 'ahead' })
-    await expect.poll(() => files).toEqual(['index.js', 'shared.js', 'delivery.js'])
+    await expect.poll(() => files).toEqual(['index.js', 'delivery.js'])
     await shop.track('Order Completed', SEED_PROPERTIES)
     await shop.waitForOutcome('sent')
     // Delivered with what was fetched ahead: no second fetch, and no outbox (nothing failed).
-    expect(files).toEqual(['index.js', 'shared.js', 'delivery.js'])
+    expect(files).toEqual(['index.js', 'delivery.js'])
     expect(trustpilotApi.requests).toHaveLength(2)
   })
 }
@@ -105,7 +105,7 @@ test.describe('the delivery module cannot load', () => {
     await shop.open({ settings })
     await expect.poll(() => trustpilotApi.requests.map((r) => r.body.referenceId)).toEqual(['kept', 'kept'])
     await shop.waitForOutcome('sent', 'kept')
-    expect(files).toEqual(['index.js', 'shared.js', 'delivery.js'])
+    expect(files).toEqual(['index.js', 'delivery.js'])
     const left = await shop.page.evaluate(() => Object.keys(localStorage).filter((key) => key.includes('/order:')))
     expect(left).toEqual([])
   })
@@ -154,7 +154,7 @@ test.describe('from a CDN on another origin, the module comes from beside the fi
     await shop.open({ via: 'module', base: cdn.url, settings: { apiKey: API_KEY } })
     await shop.track('Order Completed', SEED_PROPERTIES)
     await shop.waitForOutcome('sent')
-    expect(urls).toEqual(['/dist/index.js', '/dist/shared.js', '/dist/delivery.js'])
+    expect(urls).toEqual(['/dist/index.js', '/dist/delivery.js'])
     expect(trustpilotApi.requests).toHaveLength(2)
   })
 
@@ -164,8 +164,9 @@ test.describe('from a CDN on another origin, the module comes from beside the fi
     await shop.open({ via: 'none', cdnSettings: remotePluginCdnSettings(cdn.url, settings) })
     await shop.track('Order Completed', SEED_PROPERTIES)
     await shop.waitForOutcome('sent')
-    // shared.js asked for beside delivery.js, not after it: no round trip more before the first request.
-    expect(urls).toEqual(['/dist/trustpilot.global.js', '/dist/shared.js', '/dist/delivery.js'])
+    // index.js (the error classes delivery.js imports) asked for beside delivery.js, not after it: no
+    // round trip more before the first request.
+    expect(urls).toEqual(['/dist/trustpilot.global.js', '/dist/index.js', '/dist/delivery.js'])
     expect(trustpilotApi.requests).toHaveLength(2)
   })
 })

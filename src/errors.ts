@@ -1,9 +1,10 @@
 /**
- * Typed delivery errors, told apart by `name` (as analytics-next's Segment.io plugin does with
+ * The public error classes, told apart by `name` (as analytics-next's Segment.io plugin does with
  * `RateLimitError`), so a host page can branch on `error.name` without importing classes.
  *
- * The entry exports them; the delivery module, a bundle of its own, throws them. Both import them
- * from dist/shared.js (shared.ts), one module per page, so that `instanceof` holds.
+ * The entry exports every one of them and nothing else lives here. The bundles loaded later throw
+ * them, and import them from the entry (esbuild.config.mjs maps `./errors.js` to `./index.js`), so a
+ * page evaluates one copy of each class and `instanceof` holds.
  */
 
 /**
@@ -13,11 +14,10 @@
  */
 export class InvitationRejectedError extends Error {
   override name = 'InvitationRejectedError'
-  constructor(
-    readonly status?: number,
-    why = 'rejected the invitation',
-  ) {
+  declare readonly status?: number
+  constructor(status?: number, why = 'rejected the invitation') {
     super(`Trustpilot ${why}${status === undefined ? '' : ` (HTTP ${status})`}`)
+    this.status = status
   }
 }
 
@@ -35,23 +35,15 @@ export class IntegrationDisabledError extends InvitationRejectedError {
  */
 export class RetryableError extends Error {
   override name = 'RetryableError'
+  declare readonly status?: number
+  declare readonly retryAfterMs?: number
   /** @param options `cause`: the error underneath (fetch's TypeError, a failed import's), as browsers keep it. */
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, status?: number, retryAfterMs?: number, options?: { cause?: unknown }) {
     super(message, options)
+    // Assigned, not declared as parameter properties: those would also be emitted as class fields.
+    this.status = status
+    this.retryAfterMs = retryAfterMs
   }
-}
-
-/**
- * A wait that ran out and is not retried: destination middleware that did not finish within
- * `timeoutMs`, which skips the order.
- */
-export class TimeoutError extends Error {
-  override name = 'TimeoutError'
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Entry of dist/trustpilot.global.js: a classic script for analytics-next's remote plugins, which
  * are loaded with a plain <script> and looked up as `window[libraryName]`. It loads the same delivery
- * module as the ES build, dist/delivery.js (and dist/shared.js, which it imports), from beside itself:
- * wherever the script came from, the modules come from too, so a page's CSP needs no new source.
+ * module as the ES build, dist/delivery.js (and dist/index.js, whose error classes it imports), from
+ * beside itself: wherever the script came from, the modules come from too, so a page's CSP needs no
+ * new source.
  */
 import { PLUGIN_NAME } from './keys.js'
 import { createPlugin, type LoadDelivery } from './plugin.js'
@@ -15,9 +16,9 @@ const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src
 // async: a missing script URL becomes a rejected load (the order is kept), never a throw.
 const loadDelivery: LoadDelivery = async () => {
   const beside = (file: string) => new URL(file, scriptUrl).href
-  // Asked for beside delivery.js, which imports it: otherwise the browser would ask only once
-  // delivery.js had arrived, a round trip more before the first invitation. One module either way.
-  import(beside('shared.js')).catch(() => {})
+  // Asked for beside delivery.js, which imports the error classes from it: otherwise the browser
+  // would ask only once delivery.js had arrived, a round trip more before the first invitation.
+  import(beside('index.js')).catch(() => {})
   return import(beside('delivery.js'))
 }
 

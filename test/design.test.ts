@@ -86,20 +86,18 @@ describe('design', () => {
     assert.deepEqual(dynamic.sort(), ['delivery → outbox', 'delivery → script-transport', 'index → delivery'])
   })
 
-  test('dist/shared.js is errors and timeout alone, and no module hands code to another through a global', () => {
-    // esbuild.config.mjs makes every ES bundle import ./errors.js and ./timeout.js from dist/shared.js.
-    assert.deepEqual(
-      graph
-        .get('shared')
-        ?.map((edge) => edge.to)
-        .sort(),
-      ['errors', 'timeout'],
-    )
-    assert.deepEqual(
-      [...reach(['errors', 'timeout'], ['value', 'type', 'dynamic'])].sort(),
-      ['errors', 'timeout'],
-      'what dist/shared.js bundles',
-    )
+  test('errors.ts is the public error classes alone, and no module hands code to another through a global', () => {
+    // esbuild.config.mjs makes every later ES bundle import ./errors.js from the entry, dist/index.js:
+    // so errors.ts must import nothing, and the entry must export every name it has.
+    assert.deepEqual(graph.get('errors'), [], 'errors.ts imports nothing')
+    const exported = (source: string, pattern: RegExp) =>
+      [...source.matchAll(pattern)].map(([, name]) => name as string).sort()
+    const errors = exported(readFileSync(new URL('errors.ts', SRC), 'utf8'), /^export class (\w+)/gm)
+    const entry = readFileSync(new URL('index.ts', SRC), 'utf8')
+    const fromErrors = entry.match(/export \{([^}]*)\} from '\.\/errors\.js'/)?.[1] ?? ''
+    assert.deepEqual(exported(fromErrors, /(\w+)/g), errors, 'the entry exports every class of errors.ts')
+    assert.ok(errors.length >= 4, `errors.ts exports ${errors}`)
+    assert.doesNotMatch(readFileSync(new URL('errors.ts', SRC), 'utf8'), /^export (?!class )/m, 'only classes')
     for (const module of modules) {
       const source = readFileSync(new URL(`${module}.ts`, SRC), 'utf8')
       assert.doesNotMatch(source, /Symbol\.for\(/, `${module}.ts: a bundle must not depend on another having run first`)
