@@ -10,8 +10,8 @@
  * bundles: an error the delivery engine throws is an instance of the class the shop imported.
  */
 import type { Page } from '@playwright/test'
-import { type StaticServer, startStaticServer } from '../scripts/static-server'
 import { SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
+import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { test as base, expect } from './support/fixtures'
 import { BUNDLERS, REGISTRATIONS, type Shops, shopId, shops } from './support/shops'
 

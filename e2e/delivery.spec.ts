@@ -3,7 +3,7 @@
  * page goes away use keepalive, which Playwright routing and msw can't see.
  */
 import type { Page } from '@playwright/test'
-import type { StandIn } from '../scripts/stand-in'
+import type { StandIn } from '../test/support/stand-in'
 import { expect, Shop, test } from './support/fixtures'
 
 const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })

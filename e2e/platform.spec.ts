@@ -4,8 +4,8 @@
  * invitation fields, and Trustpilot's own script as the transport. All against the built files.
  */
 import { readFileSync } from 'node:fs'
-import { type StandIn, tpStandInScript } from '../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
+import { type StandIn, tpStandInScript } from '../test/support/stand-in'
 import { expect, remotePluginCdnSettings, type Shop, test } from './support/fixtures'
 
 /** Opens the harness with no plugin of its own: analytics-next loads ours as a remote plugin. */

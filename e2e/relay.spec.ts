@@ -5,9 +5,10 @@
  * would come), under a policy whose `connect-src` is only 'self': the seed order goes 202 →
  * products → 201 and ends `sent`, with no CORS preflight and nothing of the buyer's sent on.
  */
-import { type StandIn, startStandIn } from '../scripts/stand-in'
-import { type StaticServer, startStaticServer } from '../scripts/static-server'
+
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES } from '../test/fixtures'
+import { type StandIn, startStandIn } from '../test/support/stand-in'
+import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { expect, remotePluginCdnSettings, type StartOptions, strictCsp, test } from './support/fixtures'
 import { type RelayShop, startRelayShop } from './support/relay-shop'
 

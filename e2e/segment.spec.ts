@@ -5,8 +5,8 @@
  * peer range names (e2e/support/analytics-versions.ts).
  */
 import type { Page } from '@playwright/test'
-import type { StandIn } from '../scripts/stand-in'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
+import type { StandIn } from '../test/support/stand-in'
 import { ANALYTICS_NEXT_ALIASES, analyticsNextOption, PINNED_ANALYTICS_NEXT } from './support/analytics-versions'
 import { CONSENT_CDN_SETTINGS, DENIED, DROPPED, GRANTED, MAPPINGS } from './support/consent'
 import { expect, remotePluginCdnSettings, type Shop, type StartOptions, test } from './support/fixtures'

@@ -4,8 +4,8 @@
  * files the way a shop does, and runs in each engine Playwright drives.
  */
 import type { Page } from '@playwright/test'
-import { startStaticServer } from '../scripts/static-server'
 import { API_KEY, SEED_PROPERTIES } from '../test/fixtures'
+import { startStaticServer } from '../test/support/static-server'
 import { expect, remotePluginCdnSettings, type Shop, test } from './support/fixtures'
 
 /** The plugin's files the page asked for, by name (e.g. 'index.js', 'delivery.js'), in order. */

@@ -1,9 +1,9 @@
 /**
  * `npm run bench`: what the plugin costs a shop's page, measured in real Chromium against dist/.
  *
- * Everything runs on loopback: the repository is served by scripts/static-server.ts, analytics-next
+ * Everything runs on loopback: the repository is served by test/support/static-server.ts, analytics-next
  * is the harness page's offline build (e2e/pages/harness.html, Segment.io off), and Trustpilot is the
- * real HTTP stand-in of scripts/stand-in.ts. This runner starts them and the browser, runs each
+ * real HTTP stand-in of test/support/stand-in.ts. This runner starts them and the browser, runs each
  * measure of scripts/bench/ (where each explains what it measures and why), and prints one table:
  *
  * 1. Throughput of `analytics.track` for non-order events, with and without the plugin (throughput.ts).
@@ -32,6 +32,8 @@ import { cpus } from 'node:os'
 import { type Browser, chromium } from '@playwright/test'
 import { findChromium } from '../e2e/support/browsers'
 import buildTestPages from '../e2e/support/global-setup'
+import { type StandIn, startStandIn } from '../test/support/stand-in'
+import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { measureBytes } from './bench/bytes'
 import { measureEnqueue } from './bench/enqueue'
 import { measureFirstPost } from './bench/first-post'
@@ -39,8 +41,6 @@ import { measureIdleCost } from './bench/idle'
 import { measureLatency } from './bench/latency'
 import { type Env, NOT_MEASURED, printTable } from './bench/shared'
 import { measureThroughput } from './bench/throughput'
-import { type StandIn, startStandIn } from './stand-in'
-import { type StaticServer, startStaticServer } from './static-server'
 
 async function main(): Promise<number> {
   const choice = findChromium()

@@ -12,7 +12,7 @@
  * destination that writes every Order Completed its `track` received to localStorage (one key per
  * order and message id, so tabs never overwrite each other), and the run reads that record back at
  * the end. A step of the driver that fails or times out (a navigation, a script) is counted as a
- * driver fault and the run goes on. The goals (scripts/soak-goals.ts: nothing received is lost, pages
+ * driver fault and the run goes on. The goals (test/support/soak-goals.ts: nothing received is lost, pages
  * received at least 90% of the planned orders, driver faults under 2% of the steps, every duplicate
  * tied to a page death or to the browser's own resend) are printed met or MISSED, and any MISSED
  * exits 1. So does a run that can't measure: no order planned, or a first shop page on which the
@@ -25,9 +25,9 @@ import { findChromium, findFirefox } from '../e2e/support/browsers'
 import buildTestPages from '../e2e/support/global-setup'
 import { newWebKitSession, startWebKitDriver } from '../e2e/support/webkitgtk'
 import { withTimeout } from '../src/timeout'
-import { judgeSoak } from './soak-goals'
-import { startStandIn } from './stand-in'
-import { startStaticServer } from './static-server'
+import { judgeSoak } from '../test/support/soak-goals'
+import { startStandIn } from '../test/support/stand-in'
+import { startStaticServer } from '../test/support/static-server'
 
 const ENGINES = ['chromium', 'firefox', 'webkit'] as const
 type Engine = (typeof ENGINES)[number]

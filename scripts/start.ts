@@ -11,8 +11,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { type NodeResponse, toNodeHandler, trustpilotRelay } from 'analytics-plugin-trustpilot/relay'
 import * as esbuild from 'esbuild'
-import { type StandIn, startStandIn } from './stand-in'
-import { startStaticServer } from './static-server'
+import { type StandIn, startStandIn } from '../test/support/stand-in'
+import { startStaticServer } from '../test/support/static-server'
 
 export async function buildExample() {
   await esbuild.build({

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach } from 'node:test'
+import type { Context, Plugin } from '@segment/analytics-next'
 import { setupServer } from 'msw/node'
 import { createCourier } from '../src/courier'
-import type { TrustpilotOutcome, TrustpilotSettings } from '../src/index'
+import type { TrustpilotMiddleware, TrustpilotOutcome, TrustpilotSettings } from '../src/index'
 import { type Invitation, mapOrder } from '../src/mapping'
 import { createOutbox, type OutboxOptions } from '../src/outbox'
+import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
 import { createStore, type Store } from '../src/store'
 import { apiTransport } from '../src/transport'
@@ -206,4 +208,95 @@ export function fakeTrustpilotPage() {
     delete (globalThis as { localStorage?: Storage }).localStorage
   })
   return page
+}
+
+/** The real delivery module, as the entry's own `import()` loads it. */
+export const realModule: LoadDelivery = () => import('../src/delivery')
+
+export interface PageOptions {
+  /** Settings over the tests' `apiKey` and a 200 ms `timeoutMs`. */
+  settings?: Record<string, unknown>
+  /** Destination middleware, added (in this order) before the plugin loads. */
+  middleware?: TrustpilotMiddleware[]
+  /** How the entry loads the delivery module (counted: `page.loads()`); the real module by default. */
+  load?: LoadDelivery
+  /** Members of the analytics stand-in to add or replace, e.g. an `emit` that throws. */
+  analytics?: Record<string, unknown>
+}
+
+/** What the stand-in of analytics recorded of one `analytics.track` call (outcomes with `trackOutcomes`). */
+export interface Tracked {
+  event: string
+  properties: Record<string, unknown>
+  options: Record<string, unknown>
+}
+
+const pages = new Set<Plugin>()
+// One count for every page of a test file: two pages never send the same messageId by accident.
+let messageIds = 0
+
+/**
+ * A page: the plugin, loaded into a stand-in of analytics that records every event the plugin emits
+ * (`emitted`; the outcomes, `outcomes`) and every `track` call (`tracked`). `page.track` calls the
+ * plugin's track as analytics-next does: an Order Completed with `properties`, a messageId of its own
+ * and `fields` over the event (`{ event: 'Cart Viewed' }`, `{ messageId: undefined }`); it returns the
+ * context, track's result, what was logged to the event, and whether track returned at once.
+ */
+export async function pageWith({
+  settings = {},
+  middleware = [],
+  load = realModule,
+  analytics = {},
+}: PageOptions = {}) {
+  let loads = 0
+  const emitted: Array<{ name: string; payload: unknown }> = []
+  const outcomes: TrustpilotOutcome[] = []
+  const tracked: Tracked[] = []
+  const plugin: TrustpilotPlugin = createPlugin(
+    resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }),
+    () => {
+      loads++
+      return load()
+    },
+  )
+  pages.add(plugin)
+  if (middleware.length) plugin.addMiddleware(...middleware)
+  await plugin.load(
+    {} as Context,
+    {
+      user: () => ({ traits: () => ({}) }),
+      emit: (name: string, payload: unknown) => {
+        emitted.push({ name, payload })
+        if (name === 'trustpilot') outcomes.push(payload as TrustpilotOutcome)
+      },
+      track: async (event: string, properties: Record<string, unknown>, options: Record<string, unknown>) => {
+        tracked.push({ event, properties, options })
+      },
+      ...analytics,
+    } as never,
+  )
+  const track = (properties: Record<string, unknown> = {}, fields: Record<string, unknown> = {}) => {
+    const logs: Array<[level: string, message: string]> = []
+    const ctx = {
+      event: {
+        type: 'track',
+        event: 'Order Completed',
+        properties,
+        context: {},
+        integrations: {},
+        messageId: `m-${++messageIds}`,
+        ...fields,
+      },
+      log: (level: string, message: string) => logs.push([level, message]),
+    } as unknown as Context
+    const result = (plugin as Required<Plugin>).track(ctx)
+    return { ctx, result, logs, synchronous: result === ctx }
+  }
+  return { plugin, track, emitted, outcomes, tracked, loads: () => loads }
+}
+
+/** Unloads every plugin `pageWith` made (their window listeners with them): an `afterEach` for a file that needs it. */
+export function unloadPages() {
+  for (const plugin of pages) plugin.unload?.({} as Context, {} as never)
+  pages.clear()
 }

@@ -5,60 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Context, Plugin } from '@segment/analytics-next'
+import type { Context } from '@segment/analytics-next'
 import { orderKeyPrefix } from '../src/keys'
-import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/plugin'
-import { resolveSettings } from '../src/settings'
-import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
+import type { TrustpilotMiddleware } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, until } from './helpers'
+import { fakeTrustpilotPage, pageWith, sleep, type Tracked, until } from './helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
-
-const realModule: LoadDelivery = () => import('../src/delivery')
-
-interface Tracked {
-  event: string
-  properties: Record<string, unknown>
-  options: Record<string, unknown>
-}
-
-/** A page: the plugin loaded into a stand-in of analytics that records outcomes and track calls. */
-async function pageWith(settings: Record<string, unknown> = {}, ...middleware: TrustpilotMiddleware[]) {
-  const outcomes: TrustpilotOutcome[] = []
-  const tracked: Tracked[] = []
-  const plugin: TrustpilotPlugin = createPlugin(
-    resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }),
-    realModule,
-  )
-  if (middleware.length) plugin.addMiddleware(...middleware)
-  const analytics = {
-    user: () => ({ traits: () => ({}) }),
-    emit: (name: string, outcome: TrustpilotOutcome) => name === 'trustpilot' && outcomes.push(outcome),
-    track: async (event: string, properties: Record<string, unknown>, options: Record<string, unknown>) => {
-      tracked.push({ event, properties, options })
-    },
-  }
-  await plugin.load({} as Context, analytics as never)
-  let messageId = 0
-  const track = (properties: Record<string, unknown>, event = 'Order Completed') => {
-    const ctx = {
-      event: {
-        type: 'track',
-        event,
-        properties,
-        context: { page: { url: 'https://shop.example/thanks' } },
-        integrations: {},
-        messageId: `m-${++messageId}`,
-        userId: 'u-1',
-      },
-      log: () => {},
-    } as unknown as Context
-    return { ctx, result: (plugin as Required<Plugin>).track(ctx) }
-  }
-  return { plugin, track, outcomes, tracked }
-}
 
 const keptOrders = () =>
   Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i) as string).filter((key) =>
@@ -69,25 +23,29 @@ const sentReferences = () => fake.requests.map((request) => request.body.referen
 describe('destination middleware', () => {
   test('each gets a copy of the whole event, in the order added, and the last one hands on what is mapped', async () => {
     const seen: Array<{ integration: string; orderId: unknown; url: unknown; userId: unknown }> = []
-    const page = await pageWith(
-      {},
-      ({ payload, integration, next }) => {
-        seen.push({
-          integration,
-          orderId: payload.obj.properties.order_id,
-          url: payload.obj.context.page.url,
-          userId: payload.obj.userId,
-        })
-        payload.obj.properties.order_id = 'first-changed'
-        next(payload)
-      },
-      async ({ payload, integration, next }) => {
-        await new Promise((resolve) => setTimeout(resolve, 10))
-        seen.push({ integration, orderId: payload.obj.properties.order_id, url: undefined, userId: undefined })
-        next({ obj: { ...payload.obj, properties: { ...payload.obj.properties, order_id: 'second-changed' } } })
-      },
+    const page = await pageWith({
+      middleware: [
+        ({ payload, integration, next }) => {
+          seen.push({
+            integration,
+            orderId: payload.obj.properties.order_id,
+            url: payload.obj.context.page.url,
+            userId: payload.obj.userId,
+          })
+          payload.obj.properties.order_id = 'first-changed'
+          next(payload)
+        },
+        async ({ payload, integration, next }) => {
+          await sleep(10)
+          seen.push({ integration, orderId: payload.obj.properties.order_id, url: undefined, userId: undefined })
+          next({ obj: { ...payload.obj, properties: { ...payload.obj.properties, order_id: 'second-changed' } } })
+        },
+      ],
+    })
+    const { ctx, result } = page.track(
+      { ...SEED_PROPERTIES },
+      { context: { page: { url: 'https://shop.example/thanks' } }, userId: 'u-1' },
     )
-    const { ctx, result } = page.track({ ...SEED_PROPERTIES })
     await result
     await until(() => page.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(seen, [
@@ -116,13 +74,13 @@ describe('destination middleware', () => {
       [', before one that passes it on', [middleware, ({ payload, next }) => next(payload)]],
     ] as Array<[string, TrustpilotMiddleware[]]>) {
       test(`${how}${where} drops the order: nothing sent, skipped "dropped by destination middleware"`, async () => {
-        const page = await pageWith({}, ...chain)
+        const page = await pageWith({ middleware: chain })
         await page.track({ ...SEED_PROPERTIES, order_id: 'dropped' }).result
         await until(() => page.outcomes.length > 0)
         assert.deepEqual(page.outcomes, [
           { status: 'skipped', referenceId: 'dropped', reason: 'dropped by destination middleware' },
         ])
-        await new Promise((resolve) => setTimeout(resolve, 30))
+        await sleep(30)
         assert.deepEqual(fake.requests, [])
         assert.deepEqual(keptOrders(), [], 'a dropped order is final: no longer kept')
       })
@@ -130,8 +88,12 @@ describe('destination middleware', () => {
   }
 
   test('one that throws: skipped with a reason saying so, never sent unmodified, nothing thrown', async () => {
-    const page = await pageWith({}, () => {
-      throw new TypeError('test@example.com is not allowed')
+    const page = await pageWith({
+      middleware: [
+        () => {
+          throw new TypeError('test@example.com is not allowed')
+        },
+      ],
     })
     await page.track({ ...SEED_PROPERTIES, order_id: 'threw' }).result
     await until(() => page.outcomes.length > 0)
@@ -147,7 +109,7 @@ describe('destination middleware', () => {
     ['a string', 'string'],
   ] as const) {
     test(`one that throws ${String(thrown)} (no Error): skipped, the reason names its type`, async () => {
-      const page = await pageWith({}, () => Promise.reject(thrown))
+      const page = await pageWith({ middleware: [() => Promise.reject(thrown)] })
       await page.track({ ...SEED_PROPERTIES, order_id: 'threw' }).result
       await until(() => page.outcomes.length > 0)
       assert.deepEqual(page.outcomes, [
@@ -158,7 +120,7 @@ describe('destination middleware', () => {
   }
 
   test('one that never finishes is given timeoutMs, then the order is skipped', async () => {
-    const page = await pageWith({ timeoutMs: 100 }, () => new Promise(() => {}))
+    const page = await pageWith({ settings: { timeoutMs: 100 }, middleware: [() => new Promise(() => {})] })
     const started = Date.now()
     await page.track({ ...SEED_PROPERTIES, order_id: 'hung' }).result
     const waited = Date.now() - started
@@ -174,7 +136,7 @@ describe('destination middleware', () => {
   })
 
   test('the order is kept before any middleware runs, and a later page runs its own middleware on it', async () => {
-    const first = await pageWith({}, () => new Promise(() => {}))
+    const first = await pageWith({ middleware: [() => new Promise(() => {})] })
     // The delivery module is loaded by the first order; the second one finds it there.
     first.track({ ...SEED_PROPERTIES, order_id: 'warm-up' })
     await until(() => first.outcomes.length > 0)
@@ -183,10 +145,14 @@ describe('destination middleware', () => {
     first.plugin.unload?.({} as Context, {} as never)
 
     const changedBy: string[] = []
-    const later = await pageWith({}, ({ payload, next }) => {
-      changedBy.push(String(payload.obj.properties.order_id))
-      payload.obj.properties.order_id = `${payload.obj.properties.order_id}-later`
-      next(payload)
+    const later = await pageWith({
+      middleware: [
+        ({ payload, next }) => {
+          changedBy.push(String(payload.obj.properties.order_id))
+          payload.obj.properties.order_id = `${payload.obj.properties.order_id}-later`
+          next(payload)
+        },
+      ],
     })
     await until(() => later.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(changedBy, ['kept'])
@@ -207,7 +173,7 @@ describe('trackOutcomes', () => {
   const outcomeEvents = (tracked: Tracked[]) => tracked.map(({ event, properties }) => [event, properties])
 
   test('each final outcome is one track, with the reference, reason, provider and transport, and no personal data', async () => {
-    const page = await pageWith({ trackOutcomes: true })
+    const page = await pageWith({ settings: { trackOutcomes: true } })
     await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
     await until(() => page.tracked.length === 1)
     page.track({ order_id: 'no-email' })
@@ -245,7 +211,7 @@ describe('trackOutcomes', () => {
   })
 
   test('none for retrying, none for the same order again, and none for a reference that was not valid', async () => {
-    const page = await pageWith({ trackOutcomes: true })
+    const page = await pageWith({ settings: { trackOutcomes: true } })
     fake.script.push(503)
     await page.track({ ...SEED_PROPERTIES, order_id: 'flaky' }).result
     await until(() => page.outcomes.some((o) => o.status === 'retrying'))
@@ -272,7 +238,7 @@ describe('trackOutcomes', () => {
   })
 
   test('a middleware-dropped order is tracked as skipped, with the reason', async () => {
-    const page = await pageWith({ trackOutcomes: true }, ({ next }) => next(null))
+    const page = await pageWith({ settings: { trackOutcomes: true }, middleware: [({ next }) => next(null)] })
     await page.track({ ...SEED_PROPERTIES, order_id: 'gated' }).result
     await until(() => page.tracked.length === 1)
     assert.deepEqual(outcomeEvents(page.tracked), [

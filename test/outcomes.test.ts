@@ -7,11 +7,10 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, mock, test } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
-import { createPlugin, type LoadDelivery } from '../src/plugin'
+import { createPlugin } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
-import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, sleep, until } from './helpers'
+import { fakeTrustpilotPage, pageWith, realModule, sleep, unloadPages, until } from './helpers'
 
 // msw's fake Trustpilot and a fresh localStorage per test, as every page-level test file has them.
 const env = fakeTrustpilotPage()
@@ -28,55 +27,9 @@ before(() => {
 after(() => {
   for (const method of METHODS) delete events[method]
 })
-const plugins: Plugin[] = []
-afterEach(() => {
-  for (const plugin of plugins.splice(0)) plugin.unload?.({} as Context, {} as never)
-})
+afterEach(unloadPages)
 
-const realModule: LoadDelivery = () => import('../src/delivery')
 const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
-
-interface Emitted {
-  name: string
-  payload: unknown
-}
-
-/** A loaded plugin in a stand-in of analytics that records every event the plugin emits. */
-async function pageWith(
-  load: LoadDelivery = realModule,
-  settings: Record<string, unknown> = {},
-  analytics: Record<string, unknown> = {},
-) {
-  const emitted: Emitted[] = []
-  const plugin = createPlugin(resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }), load)
-  plugins.push(plugin)
-  await plugin.load(
-    {} as Context,
-    {
-      user: () => ({ traits: () => ({}) }),
-      emit: (name: string, payload: unknown) => emitted.push({ name, payload }),
-      ...analytics,
-    } as never,
-  )
-  const outcomes = () => emitted.filter((e) => e.name === 'trustpilot').map((e) => e.payload as TrustpilotOutcome)
-  // `null`: an event with no messageId (a default parameter can't be given `undefined`).
-  const track = (properties: Record<string, unknown>, messageId: string | null = `m-${Math.random()}`) => {
-    const logs: Array<[string, string]> = []
-    const ctx = {
-      event: {
-        type: 'track',
-        event: 'Order Completed',
-        properties,
-        context: {},
-        integrations: {},
-        messageId: messageId ?? undefined,
-      },
-      log: (level: string, message: string) => logs.push([level, message]),
-    } as unknown as Context
-    return { result: (plugin as Required<Plugin>).track(ctx), logs, ctx }
-  }
-  return { plugin, emitted, outcomes, track }
-}
 
 /** Records console.info, warn and error while `run` runs. */
 async function console_(run: () => Promise<void>) {
@@ -97,14 +50,14 @@ async function sentFailedSkipped(settings: Record<string, unknown>) {
   let statuses: string[] = []
   const calls = await console_(async () => {
     fake.script.push(201)
-    const page = await pageWith(realModule, settings)
+    const page = await pageWith({ settings })
     await page.track({ ...SEED_PROPERTIES, order_id: 'ok' }).result
-    await until(() => page.outcomes().length === 1)
+    await until(() => page.outcomes.length === 1)
     fake.script.push(400)
     await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
-    await until(() => page.outcomes().length === 2)
+    await until(() => page.outcomes.length === 2)
     await page.track({ order_id: 'no-email' }).result
-    statuses = page.outcomes().map((o) => o.status)
+    statuses = page.outcomes.map((o) => o.status)
   })
   assert.deepEqual(statuses, ['sent', 'failed', 'skipped'])
   return calls
@@ -141,8 +94,8 @@ describe('what the host page hears', () => {
     fake.script.push(400)
     const page = await pageWith()
     await page.track({ ...SEED_PROPERTIES, order_id: 'refused' }).result
-    await until(() => page.outcomes().length === 1)
-    const failed = page.outcomes()[0]
+    await until(() => page.outcomes.length === 1)
+    const failed = page.outcomes[0]
     assert.equal(failed?.status, 'failed')
     assert.deepEqual(
       page.emitted.map((e) => e.name),
@@ -182,7 +135,7 @@ describe('what the host page hears', () => {
       const emit = () => {
         throw new Error('listener bug')
       }
-      const page = await pageWith(realModule, {}, { emit })
+      const page = await pageWith({ analytics: { emit } })
       await page.track({ ...SEED_PROPERTIES, order_id: 'quiet' }).result
       await page.track({ ...SEED_PROPERTIES, order_id: 'quiet-refused' }).result
       await until(() => env.storage.getItem(key('quiet'))?.startsWith('{"sent"') ?? false)
@@ -195,15 +148,14 @@ describe('what the host page hears', () => {
     const boom = new Error('listener bug')
     const calls = await console_(async () => {
       fake.fallback = 201
-      const page = await pageWith(
-        realModule,
-        { debug: true },
-        {
+      const page = await pageWith({
+        settings: { debug: true },
+        analytics: {
           emit: () => {
             throw boom
           },
         },
-      )
+      })
       await page.track({ ...SEED_PROPERTIES, order_id: 'loud' }).result
       await until(() => env.storage.getItem(key('loud'))?.startsWith('{"sent"') ?? false)
     })
@@ -217,13 +169,13 @@ describe('what the host page hears', () => {
     test(`a delivery module that fails to load on a checkout event: ${debug ? 'with debug, named on the console' : 'without debug, the console hears nothing'}`, async () => {
       let tried = 0
       const calls = await console_(async () => {
-        const page = await pageWith(
-          () => {
+        const page = await pageWith({
+          load: () => {
             tried++
             return Promise.reject(new Error('blocked'))
           },
-          { debug },
-        )
+          settings: { debug },
+        })
         const ctx = {
           event: { type: 'track', event: 'Checkout Started', properties: {} },
           log() {},
@@ -243,16 +195,16 @@ describe('what the host page hears', () => {
 describe('dryRun, for a staging site', () => {
   test('a valid order is mapped and skipped: nothing to Trustpilot, nothing stored, and the console stays quiet', async () => {
     const calls = await console_(async () => {
-      const page = await pageWith(realModule, { dryRun: true })
+      const page = await pageWith({ settings: { dryRun: true } })
       const { result, logs } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-1' })
       await result
-      await until(() => page.outcomes().length === 1)
-      assert.deepEqual(page.outcomes(), [{ status: 'skipped', referenceId: 'staging-1', reason: 'dry run: not sent' }])
+      await until(() => page.outcomes.length === 1)
+      assert.deepEqual(page.outcomes, [{ status: 'skipped', referenceId: 'staging-1', reason: 'dry run: not sent' }])
       assert.deepEqual(logs, [['warn', 'Trustpilot skipped staging-1: dry run: not sent']])
       // An invalid order still gets its own reason.
       await page.track({ order_id: 'no-email' }).result
-      await until(() => page.outcomes().length === 2)
-      assert.match(page.outcomes()[1]?.reason ?? '', /^no email/)
+      await until(() => page.outcomes.length === 2)
+      assert.match(page.outcomes[1]?.reason ?? '', /^no email/)
     })
     await sleep(50)
     assert.equal(fake.requests.length, 0, 'sent to Trustpilot')
@@ -263,13 +215,12 @@ describe('dryRun, for a staging site', () => {
   test('with debug, the invitation that would have gone is logged; with trackOutcomes, the skip reaches Segment', async () => {
     const tracked: unknown[][] = []
     const calls = await console_(async () => {
-      const page = await pageWith(
-        realModule,
-        { dryRun: true, debug: true, trackOutcomes: true },
-        { track: (...args: unknown[]) => tracked.push(args) },
-      )
+      const page = await pageWith({
+        settings: { dryRun: true, debug: true, trackOutcomes: true },
+        analytics: { track: (...args: unknown[]) => tracked.push(args) },
+      })
       await page.track({ ...SEED_PROPERTIES, order_id: 'staging-2' }).result
-      await until(() => page.outcomes().length === 1)
+      await until(() => page.outcomes.length === 1)
     })
     assert.equal(calls.length, 1)
     assert.equal(calls[0]?.[0], 'warn')
@@ -293,14 +244,14 @@ describe('dryRun, for a staging site', () => {
     const arrived = new Promise<void>((resolve) => {
       arrive = resolve
     })
-    const page = await pageWith(() => arrived.then(realModule), { dryRun: true })
+    const page = await pageWith({ load: () => arrived.then(realModule), settings: { dryRun: true } })
     const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-3' })
     await sleep(10)
     assert.equal(env.storage.keys().filter((k) => k.startsWith(orderKeyPrefix(API_KEY))).length, 1, 'kept first')
     arrive()
     await result
-    await until(() => page.outcomes().length === 1)
-    assert.equal(page.outcomes()[0]?.reason, 'dry run: not sent')
+    await until(() => page.outcomes.length === 1)
+    assert.equal(page.outcomes[0]?.reason, 'dry run: not sent')
     assert.deepEqual(env.storage.keys(), [])
     assert.equal(fake.requests.length, 0)
   })
@@ -308,10 +259,10 @@ describe('dryRun, for a staging site', () => {
 
 describe('orders the entry keeps', () => {
   test('orders without a messageId are each kept, under keys of their own', async () => {
-    const page = await pageWith(() => new Promise(() => {}), { timeoutMs: 20 })
+    const page = await pageWith({ load: () => new Promise(() => {}), settings: { timeoutMs: 20 } })
     await Promise.all([
-      page.track({ ...SEED_PROPERTIES, order_id: 'a' }, null).result,
-      page.track({ ...SEED_PROPERTIES, order_id: 'b' }, null).result,
+      page.track({ ...SEED_PROPERTIES, order_id: 'a' }, { messageId: undefined }).result,
+      page.track({ ...SEED_PROPERTIES, order_id: 'b' }, { messageId: undefined }).result,
     ])
     const kept = Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i)!).filter((k) =>
       k.startsWith(orderKeyPrefix(API_KEY)),
@@ -321,30 +272,28 @@ describe('orders the entry keeps', () => {
 
   test("a module that can't load: the outcome names a numeric order_id as text, and none when there is none", async () => {
     const offline = new Error('offline')
-    const page = await pageWith(() => Promise.reject(offline))
+    const page = await pageWith({ load: () => Promise.reject(offline) })
     await page.track({ ...SEED_PROPERTIES, order_id: 1234 }).result
     await page.track({ email: 'a@b.c' }).result
     assert.deepEqual(
-      page.outcomes().map((o) => [o.status, o.referenceId]),
+      page.outcomes.map((o) => [o.status, o.referenceId]),
       [
         ['retrying', '1234'],
         ['retrying', undefined],
       ],
     )
     // The import's own error is kept, not only its words.
-    assert.equal(page.outcomes()[0]?.error?.cause, offline)
+    assert.equal(page.outcomes[0]?.error?.cause, offline)
   })
 
   test('an order the entry cannot read is logged to its event, never thrown into the host page', async () => {
-    const page = await pageWith(
-      realModule,
-      {},
-      {
+    const page = await pageWith({
+      analytics: {
         user: () => {
           throw new Error('no user')
         },
       },
-    )
+    })
     const { result, logs, ctx } = page.track(SEED_PROPERTIES)
     assert.equal(result, ctx)
     assert.deepEqual(logs, [['error', 'Trustpilot: could not handle the order: Error: no user']])
@@ -353,7 +302,7 @@ describe('orders the entry keeps', () => {
   test('an invitation an earlier page left pending goes out once the module is here', async () => {
     env.storage.setItem(key('left'), JSON.stringify(pendingEntry('left')))
     const page = await pageWith()
-    await until(() => page.outcomes().some((o) => o.status === 'sent'))
+    await until(() => page.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(
       fake.requests.map((r) => r.body.referenceId),
       ['left'],
@@ -362,14 +311,14 @@ describe('orders the entry keeps', () => {
 })
 
 describe('used before, or without, the analytics instance load hands it', () => {
-  test('orders still go out, with outcomes tracked, and nothing is thrown or logged as a fault', async () => {
+  test('orders still go out, with outcomes tracked, and nothing is thrown or logged as a fault', async (t) => {
     const calls = await console_(async () => {
       fake.script.push(201, 400)
       const plugin = createPlugin(
         resolveSettings({ apiKey: API_KEY, timeoutMs: 200, debug: true, trackOutcomes: true }),
         realModule,
       )
-      plugins.push(plugin)
+      t.after(() => plugin.unload?.({} as Context, {} as never))
       const track = (order_id: string) => {
         const logs: Array<[string, string]> = []
         const ctx = {
@@ -419,8 +368,9 @@ describe('with destination middleware, track settles with its event once the ord
 describe("the page's own events", () => {
   test('pagehide before the module arrives still counts: a request cut by the teardown leaves the order as stored', async () => {
     let arrive: () => void = () => {}
-    const page = await pageWith(() => new Promise((resolve) => (arrive = () => resolve(realModule()))), {
-      timeoutMs: 1_000,
+    const page = await pageWith({
+      load: () => new Promise((resolve) => (arrive = () => resolve(realModule()))),
+      settings: { timeoutMs: 1_000 },
     })
     fake.script.push('network-error')
     const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'torn' })
@@ -429,20 +379,20 @@ describe("the page's own events", () => {
     await result
     await sleep(200)
     assert.equal(fake.requests.length, 1)
-    assert.deepEqual(page.outcomes(), [], 'no retry counted, nothing reported')
+    assert.deepEqual(page.outcomes, [], 'no retry counted, nothing reported')
     assert.equal(JSON.parse(env.storage.getItem(key('torn')) ?? '{}').attempts, 0)
   })
 
   test('back from the back/forward cache (pageshow), a failure is the outbox’s again', async () => {
     const page = await pageWith()
     await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
-    await until(() => page.outcomes().length === 1)
+    await until(() => page.outcomes.length === 1)
     globalThis.dispatchEvent(new Event('pagehide'))
     globalThis.dispatchEvent(new Event('pageshow'))
     fake.script.push(500)
     await page.track({ ...SEED_PROPERTIES, order_id: 'after' }).result
-    await until(() => page.outcomes().length === 2)
-    assert.equal(page.outcomes()[1]?.status, 'retrying')
+    await until(() => page.outcomes.length === 2)
+    assert.equal(page.outcomes[1]?.status, 'retrying')
   })
 
   test('a plugin analytics-next runs: a destination, loaded at once, a dev version outside a build', async () => {

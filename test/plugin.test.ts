@@ -5,47 +5,17 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import type { Context, Plugin } from '@segment/analytics-next'
+import type { Context } from '@segment/analytics-next'
 import { orderKeyPrefix } from '../src/keys'
-import { createPlugin, type LoadDelivery } from '../src/plugin'
-import { resolveSettings } from '../src/settings'
+import type { LoadDelivery } from '../src/plugin'
 import { createStore } from '../src/store'
-import type { TrustpilotOutcome } from '../src/types'
 import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, until } from './helpers'
+import { fakeTrustpilotPage, pageWith, realModule, until } from './helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
 
-const realModule: LoadDelivery = () => import('../src/delivery')
 const never: LoadDelivery = () => new Promise(() => {})
-
-/** A plugin with a counted loader, loaded into a stand-in of analytics; outcomes are recorded. */
-async function pageWith(load: LoadDelivery, settings: Record<string, unknown> = {}) {
-  let loads = 0
-  const outcomes: TrustpilotOutcome[] = []
-  const plugin = createPlugin(resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...settings }), () => {
-    loads++
-    return load()
-  })
-  const analytics = {
-    user: () => ({ traits: () => ({}) }),
-    emit: (name: string, outcome: TrustpilotOutcome) => name === 'trustpilot' && outcomes.push(outcome),
-  }
-  await plugin.load({} as Context, analytics as never)
-  let messageId = 0
-  /** Calls the plugin's track as analytics-next does, and says whether it returned at once. */
-  const track = (event: string, properties: Record<string, unknown> = {}) => {
-    const logs: string[] = []
-    const ctx = {
-      event: { type: 'track', event, properties, context: {}, integrations: {}, messageId: `m-${++messageId}` },
-      log: (_level: string, message: string) => logs.push(message),
-    } as unknown as Context
-    const result = (plugin as Required<Plugin>).track(ctx)
-    return { result, logs, synchronous: result === ctx }
-  }
-  return { plugin, track, outcomes, loads: () => loads }
-}
 
 const keptOrders = () =>
   Object.keys(Object.fromEntries(Array.from({ length: env.storage.length }, (_, i) => [env.storage.key(i), 1]))).filter(
@@ -54,18 +24,18 @@ const keptOrders = () =>
 
 describe('the entry loads the delivery module only when there is something to deliver', () => {
   test('no order and nothing stored: browsing events never load it', async () => {
-    const page = await pageWith(realModule)
+    const page = await pageWith()
     for (const event of ['Product Viewed', 'Cart Viewed', 'Order Refunded', 'order completed']) {
-      assert.equal(page.track(event).synchronous, true)
+      assert.equal(page.track({}, { event }).synchronous, true)
     }
     assert.equal(page.loads(), 0)
   })
 
   for (const event of ['Checkout Started', 'Checkout Step Viewed', 'Checkout Step Completed', 'Payment Info Entered']) {
     test(`"${event}" loads it ahead of the order, once`, async () => {
-      const page = await pageWith(realModule)
-      assert.equal(page.track(event).synchronous, true, 'the checkout event itself waits for nothing')
-      page.track(event)
+      const page = await pageWith()
+      assert.equal(page.track({}, { event }).synchronous, true, 'the checkout event itself waits for nothing')
+      page.track({}, { event })
       await until(() => page.loads() > 0)
       assert.equal(page.loads(), 1)
     })
@@ -74,15 +44,15 @@ describe('the entry loads the delivery module only when there is something to de
   test('at load: a kept order or a pending invitation loads it; a tombstone alone does not', async () => {
     const store = createStore(API_KEY, () => {})
     store.markSent('delivered', Date.now())
-    assert.equal((await pageWith(never)).loads(), 0)
+    assert.equal((await pageWith({ load: never })).loads(), 0)
 
     // Not even JSON: dropped, and nothing to load for.
     env.storage.setItem(`${orderKeyPrefix(API_KEY)}m-0`, 'not json')
-    assert.equal((await pageWith(never)).loads(), 0)
+    assert.equal((await pageWith({ load: never })).loads(), 0)
     assert.equal(env.storage.length, 1, 'only the tombstone is left')
 
     env.storage.setItem(`${orderKeyPrefix(API_KEY)}m-1`, JSON.stringify({ event: { context: {} }, traits: {} }))
-    assert.equal((await pageWith(never)).loads(), 1)
+    assert.equal((await pageWith({ load: never })).loads(), 1)
 
     env.storage.clear()
     const at = Date.now()
@@ -93,13 +63,13 @@ describe('the entry loads the delivery module only when there is something to de
       createdAt: at,
       nextAt: at,
     })
-    assert.equal((await pageWith(never)).loads(), 1)
+    assert.equal((await pageWith({ load: never })).loads(), 1)
   })
 })
 
 test('a kept order this package did not write is mapped like any order: skipped with the reason, and dropped', async () => {
   env.storage.setItem(`${orderKeyPrefix(API_KEY)}junk`, JSON.stringify({ written: 'by someone else' }))
-  const page = await pageWith(realModule)
+  const page = await pageWith()
   await until(() => page.outcomes.length > 0)
   assert.deepEqual(page.outcomes, [
     { status: 'skipped', referenceId: undefined, reason: 'not an Order Completed track event' },
@@ -110,8 +80,8 @@ test('a kept order this package did not write is mapped like any order: skipped 
 
 describe('an order before the module is there', () => {
   test('is kept in storage before track waits for anything', async () => {
-    const page = await pageWith(never)
-    const { synchronous } = page.track('Order Completed', SEED_PROPERTIES)
+    const page = await pageWith({ load: never })
+    const { synchronous } = page.track(SEED_PROPERTIES)
     assert.equal(synchronous, false)
     assert.equal(keptOrders().length, 1, 'kept by the time track returned its promise')
     const kept = JSON.parse(env.storage.getItem(keptOrders()[0]!)!)
@@ -119,9 +89,11 @@ describe('an order before the module is there', () => {
   })
 
   test('a module that fails to load: track resolves at once, "retrying", and the order stays kept', async () => {
-    const page = await pageWith(() => Promise.reject(new TypeError('Failed to fetch dynamically imported module')))
+    const page = await pageWith({
+      load: () => Promise.reject(new TypeError('Failed to fetch dynamically imported module')),
+    })
     const started = Date.now()
-    const { result, logs } = page.track('Order Completed', SEED_PROPERTIES)
+    const { result, logs } = page.track(SEED_PROPERTIES)
     await result
     assert.ok(Date.now() - started < 200)
     assert.equal(page.outcomes.length, 1)
@@ -133,12 +105,12 @@ describe('an order before the module is there', () => {
       outcome!.reason,
       /^the delivery module did not load \(TypeError: Failed to fetch dynamically imported module\); the order is kept/,
     )
-    assert.match(logs[0]!, /Trustpilot retrying/)
+    assert.match(logs[0]![1], /Trustpilot retrying/)
     assert.equal(keptOrders().length, 1)
     assert.equal(fake.requests.length, 0)
 
     // A later page that can load the module delivers the kept order, and drops it.
-    const later = await pageWith(realModule)
+    const later = await pageWith()
     await until(() => later.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(
       fake.requests.map((r) => r.body.referenceId),
@@ -158,8 +130,8 @@ describe('an order before the module is there', () => {
       for (const method of ['addEventListener', 'removeEventListener', 'dispatchEvent']) delete events[method]
     })
     let fail = true
-    const page = await pageWith(() => (fail ? Promise.reject(new Error('offline')) : realModule()))
-    await page.track('Order Completed', SEED_PROPERTIES).result
+    const page = await pageWith({ load: () => (fail ? Promise.reject(new Error('offline')) : realModule()) })
+    await page.track(SEED_PROPERTIES).result
     fail = false
     globalThis.dispatchEvent(new Event('online'))
     await until(() => page.outcomes.some((o) => o.status === 'sent'))
@@ -171,19 +143,20 @@ describe('an order before the module is there', () => {
   })
 
   test('a module that hangs: track resolves after timeoutMs, never later', async () => {
-    const page = await pageWith(never, { timeoutMs: 100 })
+    const page = await pageWith({ load: never, settings: { timeoutMs: 100 } })
     const started = Date.now()
-    await page.track('Order Completed', SEED_PROPERTIES).result
+    await page.track(SEED_PROPERTIES).result
     const waited = Date.now() - started
     assert.ok(waited >= 95 && waited < 400, `waited ${waited} ms`)
     assert.match(page.outcomes[0]!.reason, /^the delivery module did not load within 100 ms; the order is kept/)
   })
 
   test('a module that arrives after the timeout still takes the order, on this page', async () => {
-    const page = await pageWith(() => new Promise((resolve) => setTimeout(() => resolve(realModule()), 150)), {
-      timeoutMs: 50,
+    const page = await pageWith({
+      load: () => new Promise((resolve) => setTimeout(() => resolve(realModule()), 150)),
+      settings: { timeoutMs: 50 },
     })
-    await page.track('Order Completed', SEED_PROPERTIES).result
+    await page.track(SEED_PROPERTIES).result
     await until(() => page.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(
       page.outcomes.map((o) => o.status),
@@ -193,9 +166,9 @@ describe('an order before the module is there', () => {
   })
 
   test('once the module is there, an order goes to it within track: no promise, no kept copy', async () => {
-    const page = await pageWith(realModule)
-    await page.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'first' }).result
-    const second = page.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'second' })
+    const page = await pageWith()
+    await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
+    const second = page.track({ ...SEED_PROPERTIES, order_id: 'second' })
     assert.equal(second.synchronous, true)
     assert.equal(keptOrders().length, 0)
     await until(() => page.outcomes.filter((o) => o.status === 'sent').length === 2)
@@ -203,8 +176,8 @@ describe('an order before the module is there', () => {
   })
 
   test('an invalid order is skipped by the module, with the reason, in the track that carried it', async () => {
-    const page = await pageWith(realModule)
-    const { result, logs } = page.track('Order Completed', { order_id: 'no-email' })
+    const page = await pageWith()
+    const { result, logs } = page.track({ order_id: 'no-email' })
     await result
     assert.deepEqual(page.outcomes, [
       {
@@ -213,15 +186,18 @@ describe('an order before the module is there', () => {
         reason: "no email in properties.email, context.traits.email or the user's traits",
       },
     ])
-    assert.match(logs[0]!, /Trustpilot skipped no-email/)
+    assert.match(logs[0]![1], /Trustpilot skipped no-email/)
     assert.equal(keptOrders().length, 0)
     assert.equal(fake.requests.length, 0)
   })
 
   test('unloaded while the module loads: nothing is started, the order stays kept for a later page', async () => {
     let arrive: (module: Awaited<ReturnType<LoadDelivery>>) => void = () => {}
-    const page = await pageWith(() => new Promise((resolve) => (arrive = resolve)), { timeoutMs: 1_000 })
-    const { result } = page.track('Order Completed', SEED_PROPERTIES)
+    const page = await pageWith({
+      load: () => new Promise((resolve) => (arrive = resolve)),
+      settings: { timeoutMs: 1_000 },
+    })
+    const { result } = page.track(SEED_PROPERTIES)
     page.plugin.unload?.({} as Context, {} as never)
     arrive(await realModule())
     await result

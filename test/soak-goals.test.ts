@@ -1,10 +1,10 @@
 /**
- * The soak's goals (scripts/soak-goals.ts): each is met by a good run and missed by a trail that
+ * The soak's goals (test/support/soak-goals.ts): each is met by a good run and missed by a trail that
  * breaks what it guards, including the trails of a run that measured nothing.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { judgeSoak, type SoakTrail, type TrailRequest } from '../scripts/soak-goals'
+import { judgeSoak, type SoakTrail, type TrailRequest } from './support/soak-goals'
 
 const HANG_MS = 15_000
 const body = (ref: string) => ({ referenceId: ref, recipientEmail: `${ref}@example.com`, products: [] })

@@ -9,7 +9,7 @@
  *   browsers' prefs differs: the browser without it is the control.
  * - `network.dns.localDomains` makes Firefox resolve invitejs.trustpilot.com (and CONTROL_HOST, a
  *   name no list blocks) to loopback, where a TLS server on port 443, the real endpoint's, with a
- *   certificate made at test time, passes each connection to the HTTP stand-in (scripts/stand-in.ts).
+ *   certificate made at test time, passes each connection to the HTTP stand-in (test/support/stand-in.ts).
  * - Every other host goes to a proxy on loopback that refuses it: uBO filters with the lists it
  *   ships (EasyPrivacy has `||invitejs.trustpilot.com^`) and can fetch no newer ones, whatever
  *   network the machine has.

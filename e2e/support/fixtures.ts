@@ -8,9 +8,9 @@
  *   context captures its console from the first script on (e2e/pages/console-capture.js).
  */
 import { test as base, type Page } from '@playwright/test'
-import { type StandIn, startStandIn } from '../../scripts/stand-in'
-import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { type FakeTrustpilot, fakeTrustpilot } from '../../test/handlers'
+import { type StandIn, startStandIn } from '../../test/support/stand-in'
+import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { serveHandlers } from './trustpilot-server'
 
 /** The page-side console capture: the same script in every engine. */

@@ -6,7 +6,7 @@
  * no preflight and what it sent.
  */
 import type { IncomingMessage } from 'node:http'
-import { type StaticServer, startStaticServer } from '../../scripts/static-server'
+import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 
 const BUILT_RELAY = new URL('../../dist/relay.js', import.meta.url).href
 

@@ -11,8 +11,8 @@
  */
 import { test as base } from '@playwright/test'
 import type { WebDriver } from 'selenium-webdriver'
-import type { StandIn } from '../../scripts/stand-in'
-import type { StaticServer } from '../../scripts/static-server'
+import type { StandIn } from '../../test/support/stand-in'
+import type { StaticServer } from '../../test/support/static-server'
 import { type Outcome, type StartOptions, serverFixtures, type TrustpilotApi, withEndpoint } from '../support/fixtures'
 import { newWebKitSession, startWebKitDriver, type WebKitDriver, waitUntil } from '../support/webkitgtk'
 

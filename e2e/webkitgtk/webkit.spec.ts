@@ -10,10 +10,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { By, type WebDriver } from 'selenium-webdriver'
-import type { StandIn } from '../../scripts/stand-in'
 import { startExample } from '../../scripts/start'
-import { type StaticServer, startStaticServer } from '../../scripts/static-server'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
+import type { StandIn } from '../../test/support/stand-in'
+import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { DENIED, DROPPED, GRANTED, MAPPINGS } from '../support/consent'
 import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
 import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'

@@ -25,7 +25,7 @@
  *    frames its simplicity page (on its own origin) and only then posts: the README's `api` or
  *    `script` comparison, measured on today's files.
  *
- * One latency model for every case (scripts/link.ts), applied by the servers themselves: BROWSER_LINK
+ * One latency model for every case (test/support/link.ts), applied by the servers themselves: BROWSER_LINK
  * between the browser and each server it talks to (the shop's origin, serving dist/ and the relay;
  * the stand-in; the simplicity page), RELAY_LINK between the relay and the stand-in it forwards to (a
  * second stand-in, so that the rows can't take each other's POSTs). A server holds each request
@@ -46,9 +46,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BrowserContext, Page } from '@playwright/test'
 import type * as Relay from '../../src/relay'
-import type { Link } from '../link'
-import { type StandIn, startStandIn } from '../stand-in'
-import { type StaticServer, startStaticServer } from '../static-server'
+import type { Link } from '../../test/support/link'
+import { type StandIn, startStandIn } from '../../test/support/stand-in'
+import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { type Env, HARNESS, type Measured, median, ms, notMeasured, orderProperties, type Row, waitFor } from './shared'
 
 /**

@@ -3,8 +3,8 @@
  * opening a shop's page on the harness, statistics, the order fixtures and the table of results.
  */
 import type { Browser, Page } from '@playwright/test'
-import type { StandIn } from '../stand-in'
-import type { StaticServer } from '../static-server'
+import type { StandIn } from '../../test/support/stand-in'
+import type { StaticServer } from '../../test/support/static-server'
 
 export const HARNESS = '/e2e/pages/harness.html'
 

@@ -1,7 +1,7 @@
 /**
  * What the recipe tests share: the packed package installed into a shop's project, a runtime's
  * process started on 127.0.0.1, and the checks every recipe must pass against the Trustpilot
- * stand-in (scripts/stand-in.ts) as its upstream.
+ * stand-in (test/support/stand-in.ts) as its upstream.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { installConsumer, pack, REPO } from '../../e2e/support/pack'
-import { type StandIn, startStandIn } from '../../scripts/stand-in'
 import { SEED_FIRST_BODY, SEED_SECOND_BODY } from '../fixtures'
+import { type StandIn, startStandIn } from '../support/stand-in'
 
 export { REPO }
 export const RECIPES = join(REPO, 'example', 'relay')

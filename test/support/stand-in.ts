@@ -16,8 +16,8 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net'
 import { type Link, modelLink, NO_LINK } from './link'
 
-const TP_STAND_IN = new URL('../e2e/pages/tp-stand-in.js', import.meta.url)
-const SIMPLICITY_EMBED = new URL('../e2e/pages/simplicity-embed.html', import.meta.url)
+const TP_STAND_IN = new URL('../../e2e/pages/tp-stand-in.js', import.meta.url)
+const SIMPLICITY_EMBED = new URL('../../e2e/pages/simplicity-embed.html', import.meta.url)
 /** Trustpilot's own hosts, as the tests' tp.min.js stand-in names them. */
 export const TP_SCRIPT_URL = 'https://invitejs.trustpilot.com/tp.min.js'
 export const SIMPLICITY_ORIGIN = 'https://simplicity.trustpilot.com'
@@ -73,7 +73,7 @@ export interface StandIn {
   /** Milliseconds to wait before each answer to a POST. */
   latencyMs: number
   /**
-   * The network between the browser and the stand-in (scripts/link.ts), for every request, the
+   * The network between the browser and the stand-in (test/support/link.ts), for every request, the
    * preflight, tp.min.js and the simplicity page included: the bench's 50 ms each way. A request is
    * recorded once it has come this far; `latencyMs` comes on top, for POSTs only. None when unset.
    */

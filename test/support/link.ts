@@ -1,8 +1,8 @@
 /**
  * A network link, modelled inside a node:http server on loopback: what the client at the far end of a
  * real connection waits for. The bench's first-POST measure (scripts/bench/first-post.ts) gives one to
- * each server it starts: the shop's origin (scripts/static-server.ts, with the relay), Trustpilot's
- * stand-in and its simplicity page (scripts/stand-in.ts).
+ * each server it starts: the shop's origin (test/support/static-server.ts, with the relay), Trustpilot's
+ * stand-in and its simplicity page (test/support/stand-in.ts).
  *
  * - Each way takes `oneWayMs`: a request waits that long before the server's handler sees it
  *   (`arrive`), and every byte the server writes waits that long before it leaves the socket, so the

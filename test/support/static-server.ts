@@ -2,7 +2,7 @@
  * A minimal static file server for the browser tests, the example and the benchmarks. It serves the
  * repository (the built dist/ files exactly as a CDN would) on 127.0.0.1, and lets a caller add
  * response headers per path, e.g. a Content-Security-Policy, answer some requests itself (the bench
- * mounts the relay so), and put a modelled network between it and the browser (scripts/link.ts).
+ * mounts the relay so), and put a modelled network between it and the browser (test/support/link.ts).
  */
 import { createReadStream, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'

@@ -4,7 +4,7 @@
  * goal judged here and exits non-zero when one is missed: a goal that can't fail the run is no goal.
  */
 
-/** One request as the stand-in recorded it (scripts/stand-in.ts's InvitationRecord, what is read here). */
+/** One request as the stand-in recorded it (test/support/stand-in.ts's InvitationRecord, what is read here). */
 export interface TrailRequest {
   /** When the stand-in recorded it (ms since the epoch): for a 201, when Trustpilot created the invitation. */
   at: number
