@@ -136,7 +136,7 @@ test('a bundler makes the delivery engine a chunk the entry bundle does not cont
   // The plugin's entry may sit in a chunk the shop's entry imports statically: the delivery chunk
   // imports the error classes from it, so a splitting bundler shares it between the two.
   const statically = [...(await read(entry)).matchAll(/^import\s[^'"]*from\s*"\.\/([^"]+)"/gm)].map(([, f]) => f)
-  const entryCode = (await Promise.all([entry, ...statically].map(read))).join('\n')
+  const entryCode = (await Promise.all([entry, ...statically].map((file) => read(file as string)))).join('\n')
   expect(statically).not.toContain(deliveryChunk)
   expect(entryCode).toContain(ENTRY_ONLY)
   expect(entryCode).not.toContain(DELIVERY_ONLY)
