@@ -11,7 +11,7 @@
 // esbuild bundles and minifies; terser then compresses once more. Its names are chosen for gzip
 // (most frequent characters first), which takes about 5% off the gzipped size esbuild alone gives,
 // on a file every page of a shop downloads. scripts/size-breakdown.ts measures through `bundle()` too.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import * as esbuild from 'esbuild'
@@ -142,6 +142,8 @@ async function buildRelay([entry, outfile]) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // From empty: a file an earlier build wrote and this one doesn't would still be packed.
+  rmSync('dist', { recursive: true, force: true })
   mkdirSync('dist', { recursive: true })
   await Promise.all([...OUTPUTS.map((output) => build(...output)), buildRelay(RELAY)])
   console.log(`built ${[...OUTPUTS.map((output) => output[2]), RELAY[1]].join(', ')} (v${version})`)
