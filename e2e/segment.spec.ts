@@ -5,11 +5,13 @@
  * peer range names (e2e/support/analytics-versions.ts).
  */
 import type { Page } from '@playwright/test'
+import { HttpResponse, http } from 'msw'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
 import type { StandIn } from '../test/support/stand-in'
 import { ANALYTICS_NEXT_ALIASES, analyticsNextOption, PINNED_ANALYTICS_NEXT } from './support/analytics-versions'
 import { CONSENT_CDN_SETTINGS, DENIED, DROPPED, GRANTED, MAPPINGS } from './support/consent'
 import { expect, remotePluginCdnSettings, type Shop, type StartOptions, test } from './support/fixtures'
+import { type HandlerServer, serveHandlers } from './support/trustpilot-server'
 
 const settings = { apiKey: API_KEY }
 const SEED_ID = SEED_FIRST_BODY.referenceId
@@ -605,5 +607,76 @@ test.describe('trackOutcomes: outcomes back into Segment', () => {
       ['Review Invitation Failed', { order_id: 'rejected', reason: failed?.reason, ...SKIP_TO }],
     ])
     expectNoPersonalData(events)
+  })
+})
+
+test.describe("Segment's own Trustpilot destination left enabled beside the plugin (docs/segment.md)", () => {
+  // How the Segment app writes a cloud-mode destination into a source's CDN settings.
+  const CLOUD_DESTINATION = { apiKey: API_KEY, type: 'server', bundlingStatus: 'unbundled' }
+  const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': '*' }
+  /** A stand-in for Segment's API on 127.0.0.1: what the Segment.io plugin posts, per event. */
+  let segmentApi: HandlerServer
+  const posted: Array<{ event?: string; _metadata?: { bundled?: string[]; unbundled?: string[] } }> = []
+  test.beforeAll(async () => {
+    segmentApi = await serveHandlers([
+      // analytics-next posts JSON across origins: the browser asks first.
+      http.options('*', () => new HttpResponse(null, { status: 204, headers: CORS })),
+      http.post('*/t', async ({ request }) => {
+        posted.push((await request.json()) as (typeof posted)[number])
+        return new HttpResponse(null, { status: 200, headers: CORS })
+      }),
+    ])
+  })
+  test.afterAll(() => segmentApi.close())
+  test.beforeEach(() => {
+    posted.length = 0
+  })
+  /** The CDN settings with Segment.io on, posting to the stand-in, and the cloud destination enabled. */
+  const withCloudDestination = (cdnSettings: Record<string, unknown> = {}) => ({
+    ...cdnSettings,
+    integrations: {
+      'Segment.io': { apiKey: 'test-write-key', apiHost: new URL(segmentApi.url).host, protocol: 'http' },
+      Trustpilot: CLOUD_DESTINATION,
+    },
+  })
+  const orderAtSegment = async () => {
+    await expect.poll(() => posted.some((e) => e.event === 'Order Completed')).toBe(true)
+    return posted.find((e) => e.event === 'Order Completed')
+  }
+
+  test('the browser loads nothing for it, Segment is not told the plugin sent the order, and the plugin sends too', async ({
+    shop,
+    page,
+    trustpilotApi,
+  }) => {
+    const loaded: string[] = []
+    page.on('request', (request) => loaded.push(request.url()))
+    // loadOptions' integrations replace the harness's { 'Segment.io': false }: Segment.io is on.
+    await shop.open({ via: 'module', settings, cdnSettings: withCloudDestination(), loadOptions: { integrations: {} } })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent', SEED_ID)
+    expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
+    // Segment's servers send to every unbundled destination: Trustpilot's own sends this order as well.
+    const order = await orderAtSegment()
+    expect(order?._metadata?.unbundled).toContain('Trustpilot')
+    expect(order?._metadata?.bundled ?? []).not.toContain('Trustpilot')
+    // No device-mode destination was fetched for it (analytics-next loads those from its CDN).
+    expect(loaded.filter((url) => /next-integrations|cdn\.segment/.test(url))).toEqual([])
+  })
+
+  test("remote plugin: the destination's settings are merged over the entry's, its apiKey wins", async ({
+    shop,
+    baseURL,
+    trustpilotApi,
+  }) => {
+    const entry = remotePluginCdnSettings(baseURL, shop.withEndpoint({ apiKey: 'the-entry-key' }))
+    await shop.open({ via: 'none', cdnSettings: withCloudDestination(entry), loadOptions: { integrations: {} } })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('sent', SEED_ID)
+    expect(trustpilotApi.requests.map((r) => new URL(r.url).pathname)).toEqual([
+      `/api/${API_KEY}/invitation`,
+      `/api/${API_KEY}/invitation`,
+    ])
+    expect((await orderAtSegment())?._metadata?.unbundled).toContain('Trustpilot')
   })
 })
