@@ -3,21 +3,11 @@
  * accepted it or refused it for good. It owns retries (backoff with jitter, Retry-After, bounded in
  * attempts and age), dedupe (one invitation per order per browser) and the hand-off between tabs.
  *
- * Between tabs, two guards keep an invitation from being sent twice:
- * - a lease stored with the entry: the tab sending it writes "mine until T" synchronously, before its
- *   request leaves, so a fresh invitation is on the wire before `track` resolves and other tabs
- *   leave it alone (an async lock could not be granted in time on a page that is going away);
- * - a Web Lock per entry, held while a tab claims and sends an entry it found pending, so two tabs
- *   starting on the same stored outbox cannot both claim it: the second waits for the lock, then
- *   finds the entry delivered or leased. Where Web Locks are missing or refused, the lease alone is
- *   the guard.
- *
- * A lease holds only while its page lives. Each page holds a Web Lock of its own (its "owner lock")
- * while it has requests out; browsers release it when the page dies, and the page itself releases it
- * on pagehide. A lease whose owner lock is free is stale once LEFT_LEASE_MS have passed since it was
- * written or its page left, long enough for a request already on the wire to land: a later page then
- * finishes what a dead page started within seconds, instead of waiting out the whole lease. Where
- * Web Locks can't tell (missing, refused), a lease holds until it expires, as before.
+ * Between tabs, a lease stored with each entry ("mine until T", written before its request leaves)
+ * and Web Locks (one per entry while a tab claims it, one per page while it has requests out: its
+ * "owner lock") keep an invitation from being sent twice, and let a later page finish what a dead
+ * page started within LEFT_LEASE_MS. docs/delivery.md tells that story once, with why each guard is
+ * there ("Tabs", "A lease holds only while its page lives"); leaseEnd() below is its rule.
  *
  * The courier (courier.ts) sends; this file decides when: retries, timers, and stored entries other
  * pages left. The delivery module loads it only once one of those is needed.
