@@ -655,6 +655,11 @@ describe('docs/testing.md', () => {
 })
 
 describe('README.md', () => {
+  test("at most 300 lines: detail lives in docs/, the README is for the shop's developer", () => {
+    const lines = readme.trimEnd().split('\n').length
+    assert.ok(lines > 100 && lines <= 300, `README.md has ${lines} lines`)
+  })
+
   test('no source line is over 200 characters (a table cell that grows re-pads no table)', () => {
     const long = readme
       .split('\n')
