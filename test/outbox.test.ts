@@ -558,4 +558,101 @@ describe('outbox', () => {
     assert.notEqual(storage.getItem(key('p1')), null)
     await new Promise((r) => setTimeout(r, 100))
   })
+
+  describe('what a flush asks of Web Locks (issue 23: guards that timers alone could not show)', () => {
+    const entryLock = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+    /** One page's locks, counting its query() calls. */
+    function countedPage(hub: ReturnType<typeof lockHub>) {
+      const locks = hub.page()
+      const query = locks.query.bind(locks)
+      const counted = Object.assign(locks, { queries: 0 })
+      counted.query = () => {
+        counted.queries++
+        return query()
+      }
+      return counted
+    }
+
+    test('an entry waiting out its backoff: no lock is asked for it', async () => {
+      seedEntry('not-yet', { nextAt: Date.now() + 60_000 })
+      const hub = lockHub()
+      const { outbox } = outboxUnderTest(undefined, undefined, hub.page())
+      outbox.flush()
+      await sleep(30)
+      assert.deepEqual(
+        hub.asked().filter((name) => name === entryLock('not-yet')),
+        [],
+      )
+      assert.equal(fake.requests.length, 0)
+      outbox.stop()
+    })
+
+    test('a leaving page does not even look at the locks; one stopped while it looked asks for none', async () => {
+      seedEntry('idle')
+      const hub = lockHub()
+      const leavingLocks = countedPage(hub)
+      const leaving = outboxUnderTest(undefined, undefined, leavingLocks)
+      const locks = countedPage(hub)
+      const stopped = outboxUnderTest(undefined, undefined, locks)
+      leaving.outbox.setLeaving(true)
+      const before = locks.queries
+      leaving.outbox.flush()
+      assert.equal(leavingLocks.queries, 0, 'the leaving page did not look')
+      // Stopped after the flush asked which locks are held, before the answer came.
+      stopped.outbox.flush()
+      stopped.outbox.stop()
+      await sleep(30)
+      assert.equal(locks.queries, before + 1, 'the stopped page looked once')
+      assert.deepEqual(
+        hub.asked().filter((name) => name === entryLock('idle')),
+        [],
+      )
+      assert.equal(fake.requests.length, 0)
+      leaving.outbox.stop()
+    })
+
+    test('while an entry is on its way, a flush arms no timer for it', async () => {
+      fake.fallback = 'hang'
+      const { outbox } = outboxUnderTest({ timeoutMs: 400 })
+      outbox.submit(invitation('in-flight'))
+      await sleep(20)
+      const before = activeTimers()
+      outbox.flush()
+      await sleep(20)
+      assert.equal(activeTimers(), before, 'no timer for an entry this page is sending')
+      assert.equal(fake.requests.length, 1)
+      outbox.stop()
+      await sleep(400)
+    })
+
+    test('an entry another page claimed while this one waited for its lock: left to its lease, then sent once', async () => {
+      // The other page (gone by then, so its lease holds LEFT_LEASE_MS from when it was written)
+      // holds the entry's lock while this page flushes twice.
+      seedEntry('raced')
+      const hub = lockHub()
+      const other = hub.page()
+      let letGo = () => {}
+      void other.request(entryLock('raced'), () => new Promise<void>((resolve) => (letGo = resolve)))
+      const { outbox, settled } = outboxUnderTest(undefined, undefined, hub.page())
+      outbox.flush()
+      await sleep(10)
+      outbox.flush()
+      await sleep(10)
+      assert.equal(
+        hub.asked().filter((name) => name === entryLock('raced')).length,
+        2,
+        'the other page, and this one once',
+      )
+      const since = Date.now() - LEFT_LEASE_MS + 300
+      seedEntry('raced', { lease: { owner: 'gone-page', since, until: since + 60_000 } })
+      letGo()
+      await sleep(100)
+      assert.equal(fake.requests.length, 0, 'not before the lease ends')
+      const never = sleep(2_000).then(() => ({ status: 'never sent: the page still counts it as its own' }))
+      assert.equal((await Promise.race([settled(), never])).status, 'sent')
+      assert.ok(Date.now() - since >= LEFT_LEASE_MS)
+      assert.equal(fake.requests.length, 1)
+      outbox.stop()
+    })
+  })
 })
