@@ -73,6 +73,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
     ctx.log('warn', message)
     if (settings.debug) console.warn(message)
     try {
+      // Stryker disable next-line OptionalChaining: the catch below takes a missing instance as it takes a throwing listener
       analytics?.emit(OUTCOME_EVENT as 'error', { status: 'retrying', referenceId, reason, error } as never)
     } catch {
       // A listener of the host page threw: not into the page's track. Unlike the module, the entry

@@ -192,6 +192,55 @@ describe('what the host page hears', () => {
   }
 })
 
+describe('the one outcome the entry reports itself: the delivery module did not load', () => {
+  const failing = () => Promise.reject(new Error('blocked'))
+  const REASON =
+    'the delivery module did not load (Error: blocked); the order is kept until it loads, here or on a later page'
+
+  for (const debug of [true, false]) {
+    test(`the event's log has its line at level warn; ${debug ? 'with debug, the console the same line' : 'without debug, the console nothing'}`, async () => {
+      let logs: Array<[string, string]> = []
+      const calls = await console_(async () => {
+        const page = await pageWith({ load: failing, settings: { debug } })
+        const tracked = page.track({ ...SEED_PROPERTIES, order_id: 'o-1' })
+        await tracked.result
+        logs = tracked.logs
+      })
+      const line = `Trustpilot retrying o-1: ${REASON}`
+      assert.deepEqual(logs, [['warn', line]])
+      assert.deepEqual(calls, debug ? [['warn', [line]]] : [])
+    })
+  }
+
+  test('an order with no order_id, or no properties at all: the line names no reference, and track resolves', async () => {
+    const page = await pageWith({ load: failing })
+    const without = page.track({ email: 'a@example.com' })
+    await without.result
+    assert.deepEqual(without.logs, [['warn', `Trustpilot retrying: ${REASON}`]])
+    const bare = page.track(undefined as never, { properties: undefined })
+    assert.equal(await bare.result, bare.ctx)
+    assert.deepEqual(
+      page.outcomes.map((o) => [o.status, o.referenceId]),
+      [
+        ['retrying', undefined],
+        ['retrying', undefined],
+      ],
+    )
+  })
+
+  test('a plugin analytics-next never loaded (no instance to emit on): track still resolves, with the line logged', async () => {
+    const plugin = createPlugin(resolveSettings({ apiKey: API_KEY, timeoutMs: 200 }), failing)
+    const logs: string[] = []
+    const ctx = {
+      event: { type: 'track', event: 'Order Completed', properties: SEED_PROPERTIES, messageId: 'never-loaded' },
+      log: (_level: string, message: string) => logs.push(message),
+    } as unknown as Context
+    assert.equal(await (plugin as Required<Plugin>).track(ctx), ctx)
+    assert.match(logs[0] ?? '', /^Trustpilot retrying /)
+    plugin.unload?.({} as Context, {} as never)
+  })
+})
+
 describe('dryRun, for a staging site', () => {
   test('a valid order is mapped and skipped: nothing to Trustpilot, nothing stored, and the console stays quiet', async () => {
     const calls = await console_(async () => {
