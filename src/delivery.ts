@@ -132,6 +132,7 @@ export function startDelivery(host: DeliveryHost): Delivery {
         transport: settings.transport,
       }
       try {
+        // Stryker disable next-line OptionalChaining: the catch takes a missing instance as it takes a throwing track
         Promise.resolve(analytics?.()?.track(event, properties, { integrations: { [PLUGIN_NAME]: false } })).catch(
           ignore,
         )

@@ -12,18 +12,18 @@ import { startDelivery } from '../src/delivery'
 import { orderOf } from '../src/inbox'
 import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
-import type { TrustpilotOutcome } from '../src/types'
+import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
 import { fakeTrustpilotPage, sleep, until } from './helpers'
 
-/** Counts imports of the delivery module's parts, and fails the next `failOutbox` of the outbox. */
+/** Counts imports of the delivery module's parts, and fails the next imports of a part it is told of. */
 const hooks = `
 let port
-let failOutbox = 0
+const failing = { outbox: 0, 'script-transport': 0 }
 export function initialize(data) {
   port = data.port
-  port.on('message', (n) => {
-    failOutbox = n
+  port.on('message', ({ part, times }) => {
+    failing[part] = times
     port.postMessage('ready')
   })
   port.unref()
@@ -32,8 +32,8 @@ export async function resolve(specifier, context, next) {
   const part = /^\\.\\/(outbox|script-transport)\\.js$/.exec(specifier)?.[1]
   if (part && context.parentURL?.includes('/src/delivery')) {
     port.postMessage(part)
-    if (part === 'outbox' && failOutbox > 0) {
-      failOutbox--
+    if (failing[part] > 0) {
+      failing[part]--
       throw new Error('offline')
     }
   }
@@ -49,15 +49,15 @@ register(`data:text/javascript,${encodeURIComponent(hooks)}`, import.meta.url, {
   data: { port: channel.port2 },
   transferList: [channel.port2],
 })
-/** Tells the hooks thread, and waits until it has heard. */
-const failNextOutbox = (times: number) =>
+/** Tells the hooks thread to fail the next `times` imports of `part`, and waits until it has heard. */
+const failNextImports = (times: number, part: 'outbox' | 'script-transport' = 'outbox') =>
   new Promise<void>((resolve) => {
     channel.port1.ref()
     ready = () => {
       channel.port1.unref()
       resolve()
     }
-    channel.port1.postMessage(times)
+    channel.port1.postMessage({ part, times })
   })
 
 const env = fakeTrustpilotPage()
@@ -93,7 +93,7 @@ describe('delivery module', () => {
   })
 
   test('an outbox that cannot load: the invitation stays stored, the outcome says why; the next occasion loads it', async () => {
-    await failNextOutbox(1)
+    await failNextImports(1)
     fake.script.push(503)
     const { delivery, outcomes, statuses } = deliveryUnderTest()
     delivery.take(order({ ...SEED_PROPERTIES, order_id: 'offline' }))
@@ -250,5 +250,79 @@ describe('delivery module', () => {
       delete page.document
       delete page.tp
     }
+  })
+
+  test("the script transport that cannot load: the outcome says so, and its error keeps the import's as cause", async () => {
+    await failNextImports(1, 'script-transport')
+    const { delivery, outcomes } = deliveryUnderTest({ transport: 'script' })
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'no-script' }))
+    await until(() => outcomes.length > 0)
+    const [{ outcome }] = outcomes as [{ outcome: TrustpilotOutcome }]
+    assert.equal(outcome.status, 'retrying')
+    assert.match(
+      outcome.reason,
+      /^the script transport did not load \(Error: offline\); attempt 1 failed, next in \d+ s$/,
+    )
+    assert.equal((outcome.error?.cause as Error | undefined)?.message, 'offline')
+    delivery.stop()
+  })
+
+  test('a page without an analytics instance yet: outcomes go nowhere, and even with debug nothing is taken for a throwing listener', async () => {
+    const errors = mock.method(console, 'error', () => {})
+    const warnings = mock.method(console, 'warn', () => {})
+    try {
+      const delivery = startDelivery({
+        settings: resolveSettings({ apiKey: API_KEY, debug: true, trackOutcomes: true }),
+      })
+      delivery.take(order({ order_id: 'no-email' }))
+      assert.equal(errors.mock.callCount(), 0)
+      assert.match(String(warnings.mock.calls[0]?.arguments[0]), /^Trustpilot skipped no-email: /)
+      delivery.stop()
+    } finally {
+      errors.mock.restore()
+      warnings.mock.restore()
+    }
+  })
+
+  test('an order that was never kept leaves every other key alone (even one named "undefined")', async () => {
+    env.storage.setItem('undefined', "the shop's own")
+    const { delivery, statuses } = deliveryUnderTest()
+    delivery.take(order({ order_id: 'skip-me' }))
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'send-me' }))
+    await until(() => statuses().includes('sent'))
+    assert.equal(env.storage.getItem('undefined'), "the shop's own")
+    delivery.stop()
+  })
+
+  test('with middleware, junk a page kept under our key is skipped, never thrown, whatever the middleware does', async () => {
+    const drop: TrustpilotMiddleware = ({ next }) => next(null)
+    for (const middleware of [[drop], [({ payload, next }: Parameters<TrustpilotMiddleware>[0]) => next(payload)]]) {
+      const outcomes: TrustpilotOutcome[] = []
+      const delivery = startDelivery({
+        settings: resolveSettings({ apiKey: API_KEY, timeoutMs: 200 }),
+        middleware,
+        analytics: () => ({ emit: (_event, outcome) => outcomes.push(outcome as TrustpilotOutcome), track() {} }),
+      })
+      await delivery.take(undefined as never)
+      assert.deepEqual(
+        outcomes.map((o) => [o.status, o.referenceId]),
+        [['skipped', undefined]],
+      )
+      delivery.stop()
+    }
+  })
+
+  test('once the outbox is here, the end of a delivery makes it look again: an entry another tab stored goes now', async () => {
+    fake.script.push(500)
+    fake.retryAfter = '60' // the retry's timer, a minute away, is not what sends the other tab's entry
+    const { delivery, statuses } = deliveryUnderTest()
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'first-fails' }))
+    await until(() => statuses().includes('retrying'))
+    fake.retryAfter = undefined
+    // Another tab stores an entry, due now; this page's only timer is the retry, seconds away.
+    env.storage.setItem(key('other-tab'), JSON.stringify(pendingEntry('other-tab')))
+    delivery.take(order({ ...SEED_PROPERTIES, order_id: 'second' }))
+    await until(() => fake.requests.filter((r) => r.body.referenceId === 'other-tab').length > 0, 1_000)
+    delivery.stop()
   })
 })

@@ -22,7 +22,10 @@ export async function until(done: () => boolean, ms = 3_000) {
   }
 }
 
-/** A Storage backed by a Map, standing in for localStorage in Node. */
+/**
+ * A Storage backed by a Map, standing in for localStorage in Node. As the real one does, it takes
+ * keys and values as strings (`removeItem(undefined)` removes the key "undefined").
+ */
 export class MemoryStorage implements Storage {
   #items = new Map<string, string>()
   failWrites = false
@@ -33,7 +36,7 @@ export class MemoryStorage implements Storage {
     this.#items.clear()
   }
   getItem(key: string) {
-    return this.#items.get(key) ?? null
+    return this.#items.get(String(key)) ?? null
   }
   key(index: number) {
     return [...this.#items.keys()][index] ?? null
@@ -43,11 +46,11 @@ export class MemoryStorage implements Storage {
     return [...this.#items.keys()]
   }
   removeItem(key: string) {
-    this.#items.delete(key)
+    this.#items.delete(String(key))
   }
   setItem(key: string, value: string) {
     if (this.failWrites) throw new DOMException('quota', 'QuotaExceededError')
-    this.#items.set(key, value)
+    this.#items.set(String(key), String(value))
   }
 }
 
