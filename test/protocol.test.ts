@@ -286,6 +286,7 @@ describe('timeouts', () => {
       withTimeout(never, 10, 'destination middleware did not finish', undefined, TimeoutError),
       (error) => {
         assert.ok(error instanceof TimeoutError)
+        assert.equal((error as Error).name, 'TimeoutError')
         assert.ok(!(error instanceof RetryableError))
         assert.equal((error as Error).message, 'destination middleware did not finish within 10 ms')
         return true
@@ -335,7 +336,7 @@ describe("a network error on Trustpilot's own host names a content blocker", () 
     }
   }
 
-  for (const endpoint of [DEFAULT_ENDPOINT, 'https://widget.trustpilot.com/x']) {
+  for (const endpoint of [DEFAULT_ENDPOINT, 'https://widget.trustpilot.com/x', 'https://trustpilot.com']) {
     test(`${endpoint}, online: the reason says a blocker is the likely cause and points to the relay`, () =>
       online(true, async () => {
         failOn(endpoint)
