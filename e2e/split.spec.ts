@@ -158,6 +158,28 @@ test.describe('from a CDN on another origin, the module comes from beside the fi
     expect(trustpilotApi.requests).toHaveLength(2)
   })
 
+  test("import() of dist/index.js: the delivery module's errors are the classes the page imported", async ({
+    shop,
+    trustpilotApi,
+  }) => {
+    trustpilotApi.fallback = 400
+    await shop.open({ via: 'module', base: cdn.url, settings: { apiKey: API_KEY } })
+    await shop.page.evaluate(() => {
+      ;(window as any).analytics.on('trustpilot', (o: any) => {
+        if (o.error) (window as any).lastError = o.error
+      })
+    })
+    await shop.track('Order Completed', SEED_PROPERTIES)
+    await shop.waitForOutcome('failed')
+    // The same URL the page imported: delivery.js imports './index.js' back, one module per page.
+    const classes = await shop.page.evaluate(async (url) => {
+      const { InvitationRejectedError, RetryableError } = await import(url)
+      const error = (window as any).lastError
+      return { rejected: error instanceof InvitationRejectedError, retryable: error instanceof RetryableError }
+    }, `${cdn.url}/dist/index.js`)
+    expect(classes).toEqual({ rejected: true, retryable: false })
+  })
+
   test('dist/trustpilot.global.js as a remote plugin', async ({ shop, trustpilotApi }) => {
     const urls = fetchedFromCdn(shop.page)
     const settings = shop.withEndpoint({ apiKey: API_KEY })
