@@ -11,6 +11,7 @@
  * order: never sent unmodified, since the middleware may be the shop's consent gate.
  */
 import { withTimeout } from './timeout.js'
+import type { TrustpilotMiddleware, TrustpilotPayload } from './types.js'
 
 /**
  * A wait that ran out and is not retried: destination middleware that did not finish within
@@ -19,8 +20,6 @@ import { withTimeout } from './timeout.js'
 export class TimeoutError extends Error {
   override name = 'TimeoutError'
 }
-
-import type { TrustpilotMiddleware, TrustpilotPayload } from './types.js'
 
 /** What a skipped order reports when a middleware dropped it: the reason analytics-next gives too. */
 export const DROPPED = 'dropped by destination middleware'
