@@ -29,13 +29,6 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url))
 /** What stands for a value only known at run time, in a reason as extracted and in a normalized row. */
 const HOLE = '␟'
 
-/**
- * Words the source gives that are never reported: each with why, and each checked to be still in the
- * source, so this list can't go stale either.
- */
-// None today: the entry no longer throws "unloaded", it starts nothing once unloaded.
-const NEVER_REPORTED = new Map<string, string>([])
-
 // ---- Reading the source -------------------------------------------------------------------------
 
 const files = readdirSync(SRC)
@@ -571,7 +564,7 @@ describe('docs: the troubleshooting table', { skip: instrumented && 'src/ is ins
   test('every reason the source can give has a row', () => {
     const rowReasons = new Set(rows().flatMap((row) => row.reasons.map(asReason)))
     const missing = [...source()]
-      .filter(([reason]) => !rowReasons.has(reason) && !NEVER_REPORTED.has(reason))
+      .filter(([reason]) => !rowReasons.has(reason))
       .map(([reason, at]) => `  "${spelled(reason)}" (${at})`)
     assert.deepEqual(
       missing,
@@ -624,11 +617,6 @@ describe('docs: the troubleshooting table', { skip: instrumented && 'src/ is ins
     const unknown = reasons.filter((reason) => !source().has(asReason(reason)))
     assert.deepEqual(unknown, [], "reasons in README.md's Troubleshooting that src/ does not give")
     assert.match(section, /\(docs\/troubleshooting\.md\)/)
-  })
-
-  test('words the source gives but never reports are still there', () => {
-    for (const [words, why] of NEVER_REPORTED)
-      assert.ok(source().has(words), `"${words}" is no longer in src/ (it was never reported: ${why}); drop it here`)
   })
 })
 
