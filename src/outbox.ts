@@ -183,7 +183,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
         // holds no lock needs no watch: the timer comes at its end.)
         const holder = entry.lease?.owner
         // Stryker disable next-line ConditionalExpression,LogicalOperator: this page's own leases are in `sending` (skipped above), and a lease always names its owner
-        if (holder && holder !== owner && lastSeenLocks?.has(ownerLockName(holder))) watchOwner(holder)
+        const othersLease = holder && holder !== owner
+        if (othersLease && lastSeenLocks?.has(ownerLockName(holder))) watchOwner(holder)
       }
     }
     // Stryker disable next-line ConditionalExpression: re-arming the same timer behaves the same; this saves the work
@@ -263,7 +264,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
       for (const entry of pendingEntries(store, now)) {
         // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
         // Stryker disable next-line ConditionalExpression,EqualityOperator: an entry already due is due at `at` too
-        if (entry.nextAt > at && !entry.lease) store.put({ ...entry, nextAt: at })
+        const backingOff = entry.nextAt > at
+        if (backingOff && !entry.lease) store.put({ ...entry, nextAt: at })
       }
       flush()
     },
