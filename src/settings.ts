@@ -10,7 +10,10 @@ export const DEFAULT_SOURCE = 'InvitationScript'
 
 export interface ResolvedSettings {
   apiKey: string
-  /** Origin and path with no trailing slash. */
+  /**
+   * Origin and path, or a path alone (resolved against the page's origin when sent: transport.ts);
+   * no trailing slash, so '/' is ''.
+   */
   endpoint: string
   source: string
   debug: boolean
@@ -42,27 +45,25 @@ const fail = (setting: string, problem: string): never => {
 export const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
 
 const ENDPOINT_RULE =
-  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path ("/trustpilot"), with no query, hash or credentials'
+  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on the page\'s origin ("/trustpilot"), with no query, hash or credentials'
 
 /**
- * A path on the page's own origin ('/trustpilot', where the shop serves the relay): no query, hash,
- * or backslash; it must resolve to the page's origin (a second slash, or a tab the parser drops,
- * would name another host).
+ * A path on the page's own origin ('/trustpilot', where the shop serves the relay). Kept as a path:
+ * a server render or a worker has no page to resolve it against, so transport.ts resolves it when an
+ * invitation is sent. What this admits stays on the page's origin: "//" or "/\\" at the start would
+ * name another host (the URL parser reads a backslash as a slash, and drops tabs and line breaks,
+ * which resolveEndpoint drops first for that reason).
  */
-const ENDPOINT_PATH = /^\/[^?#\\]*$/
+export const ENDPOINT_PATH = /^\/(?![/\\])[^?#]*$/
 
-/**
- * Only `undefined` takes the default (which passes the same checks); null or '' here is a mistake.
- * A path is resolved against the page's origin, and must stay on it.
- */
+/** Only `undefined` takes the default (which passes the same checks); null or '' here is a mistake. */
 function resolveEndpoint(value: unknown = DEFAULT_ENDPOINT): string {
-  const text = isText(value) ? (value as string).trim() : ''
-  const path = ENDPOINT_PATH.test(text)
+  const text = isText(value) ? (value as string).replace(/[\t\n\r]/g, '').trim() : ''
+  if (ENDPOINT_PATH.test(text)) return text.replace(/\/+$/, '')
   try {
-    // Anything but a string is no URL: '' makes the parser throw, as does a path without a page.
-    const url = new URL(text, path ? location.origin : undefined)
-    const endpoint = url.href.replace(/\/*\??#?$/, '')
-    if (path ? url.origin === location.origin : ENDPOINT_URL.test(endpoint)) return endpoint
+    // Anything but a string is no URL: '' makes the parser throw.
+    const endpoint = new URL(text).href.replace(/\/*\??#?$/, '')
+    if (ENDPOINT_URL.test(endpoint)) return endpoint
   } catch {}
   return fail('endpoint', ENDPOINT_RULE)
 }
@@ -125,7 +126,8 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
     ;(resolved as Record<string, unknown>)[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
   }
   // The relay forwards invitations, not Trustpilot's script: tp.min.js can't come from a path.
-  if (resolved.transport !== 'api' && ENDPOINT_PATH.test(`${settings.endpoint}`.trim())) {
+  // A path is the only endpoint that doesn't start with "http" (resolveEndpoint).
+  if (resolved.transport !== 'api' && resolved.endpoint[0] !== 'h') {
     fail('transport', 'must be "api" when setting "endpoint" is a path (the relay forwards no script)')
   }
   // A fraction of an attempt is one more attempt; maxAgeMs was given in hours.

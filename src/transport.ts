@@ -59,13 +59,52 @@ export const BLOCKED =
  */
 export const KEEPALIVE_PATIENCE = 3
 
+/** Why a path endpoint can't be resolved: no page at all, or a page whose requests say `Origin: null`. */
+export const NO_PAGE_ORIGIN = 'with no page origin to resolve it against (a server render)'
+export const OPAQUE_ORIGIN =
+  'but the origin is opaque: a sandboxed iframe (such as a Shopify custom pixel) sends Origin: null, which the relay refuses'
+
+/**
+ * The page's origin: 'null' in a frame with an opaque origin (a sandboxed iframe), undefined off a
+ * page (Node, Bun; Deno's `location` throws unless it was started with --location).
+ */
+export function pageOrigin(): string | undefined {
+  try {
+    return globalThis.location?.origin
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Where invitations are posted. A path endpoint (settings.ts keeps it as given) is resolved against
+ * the page's origin; where there is none, or it is opaque, no request could reach the shop's relay,
+ * and the TypeError says why: a condition no retry changes.
+ */
+export function invitationUrl({ endpoint, apiKey }: Pick<ResolvedSettings, 'endpoint' | 'apiKey'>, origin?: string) {
+  const url = `${endpoint}/api/${encodeURIComponent(apiKey)}/invitation`
+  if (/^https?:/.test(endpoint)) return url
+  if (!origin || origin === 'null') {
+    throw new TypeError(
+      `Trustpilot: setting "endpoint" is a path, ${origin ? OPAQUE_ORIGIN : NO_PAGE_ORIGIN}`,
+    )
+  }
+  return origin + url
+}
+
+/**
+ * Only a browser page can tell a blocked request: `navigator.onLine` means something in a window.
+ * Node, Deno, Bun and workers have no `document`, and some of them no `onLine` (undefined).
+ */
+const onlinePage = () => !!globalThis.document && globalThis.navigator?.onLine === true
+
 /** The default transport: speaks Trustpilot's HTTP protocol with fetch. */
 export function apiTransport(settings: ResolvedSettings): Transport {
-  const url = `${settings.endpoint}/api/${encodeURIComponent(settings.apiKey)}/invitation`
-  // Content blockers stop Trustpilot's own host (EasyPrivacy, Disconnect's list), not the shop's.
-  const trustpilotsHost = /(^|\.)trustpilot\.com$/.test(new URL(url).hostname)
   return {
     async send(invitation, step, wantKeepalive) {
+      const url = invitationUrl(settings, pageOrigin())
+      // Content blockers stop Trustpilot's own host (EasyPrivacy, Disconnect's list), not the shop's.
+      const trustpilotsHost = /(^|\.)trustpilot\.com$/.test(new URL(url).hostname)
       const body = JSON.stringify(step === 'invite' ? invitation.body : withProducts(invitation))
       // The budget counts bytes on the wire: UTF-8, which is how a Blob holds a string.
       const size = new Blob([body]).size
@@ -85,8 +124,8 @@ export function apiTransport(settings: ResolvedSettings): Transport {
           }).catch((error: TypeError) => {
             // fetch rejects with a TypeError for network failures (and with an AbortError only once
             // we gave up on it, which no one hears of any more).
-            // Online, and no answer from Trustpilot's own host: a blocker is the likely cause.
-            const blocked = trustpilotsHost && globalThis.navigator?.onLine !== false
+            // A page online, and no answer from Trustpilot's own host: a blocker is the likely cause.
+            const blocked = trustpilotsHost && onlinePage()
             throw new RetryableError(
               `network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`,
               undefined,

@@ -192,12 +192,13 @@ export function lockHub() {
 
 /**
  * For a test file of the entry and the delivery module: msw's fake Trustpilot listening for the whole
- * file, and a fresh MemoryStorage as localStorage for each test (`page.storage`).
+ * file (`page.server`, for a test's own handlers), and a fresh MemoryStorage as localStorage for each
+ * test (`page.storage`).
  */
 export function fakeTrustpilotPage() {
   const fake = fakeTrustpilot()
   const server = mswServer(fake)
-  const page = { fake, storage: new MemoryStorage() }
+  const page = { fake, server, storage: new MemoryStorage() }
   before(() => server.listen({ onUnhandledRequest: 'error' }))
   after(() => server.close())
   beforeEach(() => {
@@ -302,4 +303,18 @@ export async function pageWith({
 export function unloadPages() {
   for (const plugin of pages) plugin.unload?.({} as Context, {} as never)
   pages.clear()
+}
+
+/**
+ * Runs `body` as in a browser page: with a `document`, which Node has not. The plugin speaks of a
+ * page's storage and network only where there is a page.
+ */
+export async function inAPage<T>(body: () => T | Promise<T>): Promise<T> {
+  const scope = globalThis as { document?: unknown }
+  scope.document = {}
+  try {
+    return await body()
+  } finally {
+    delete scope.document
+  }
 }

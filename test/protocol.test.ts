@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { HttpResponse, http } from 'msw'
 import {
   DeliveryAbandonedError,
@@ -12,20 +12,22 @@ import { TimeoutError } from '../src/middleware'
 import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
 import { withTimeout } from '../src/timeout'
-import { apiTransport, BLOCKED, interpretStatus, parseRetryAfter, type Step } from '../src/transport'
+import {
+  apiTransport,
+  BLOCKED,
+  interpretStatus,
+  invitationUrl,
+  NO_PAGE_ORIGIN,
+  OPAQUE_ORIGIN,
+  parseRetryAfter,
+  type Step,
+} from '../src/transport'
 import { API_KEY, DEFAULT_ENDPOINT, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { mswServer, outboxUnderTest } from './helpers'
+import { fakeTrustpilotPage, outboxUnderTest } from './helpers'
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
-before(() => server.listen({ onUnhandledRequest: 'error' }))
-after(() => server.close())
-beforeEach(() => {
-  fake.requests.length = 0
-  fake.script.length = 0
-  fake.fallback = 'protocol'
-})
+// A fresh localStorage for each test, as a page has: the protocol's two requests are a page's that can
+// store (a page that can't sends the products at once: the courier's tests).
+const { fake, server } = fakeTrustpilotPage()
 
 const seedInvitation = () => {
   const mapped = mapOrder(
@@ -323,16 +325,22 @@ describe("a network error on Trustpilot's own host names a content blocker", () 
     server.use(http.post(`${endpoint}/api/:apiKey/invitation`, () => HttpResponse.error(), { once: true }))
   const sendTo = (endpoint: string) =>
     apiTransport(resolveSettings({ apiKey: API_KEY, endpoint })).send(seedInvitation(), 'invite', false)
-  /** Runs `body` with `navigator.onLine` as given, as a browser tells it. */
-  async function online(onLine: boolean | undefined, body: () => Promise<void>) {
+  /**
+   * Runs `body` with `navigator.onLine` as given, as a browser tells it, in a page (a `document`), or
+   * off one (Node, Deno, Bun and workers have none).
+   */
+  async function online(onLine: boolean | undefined, body: () => Promise<void>, page = true) {
+    const scope = globalThis as { navigator?: unknown; document?: unknown }
     Object.defineProperty(globalThis, 'navigator', {
       value: onLine === undefined ? {} : { onLine },
       configurable: true,
     })
+    if (page) scope.document = {}
     try {
       await body()
     } finally {
-      delete (globalThis as { navigator?: unknown }).navigator
+      delete scope.navigator
+      delete scope.document
     }
   }
 
@@ -351,11 +359,20 @@ describe("a network error on Trustpilot's own host names a content blocker", () 
         })
       }))
   }
-  test('where the browser does not tell (no navigator.onLine), it is still online', () =>
+  test('where nothing tells whether the page is online (no navigator.onLine): only the network error', () =>
     online(undefined, async () => {
       failOn(DEFAULT_ENDPOINT)
-      await assert.rejects(sendTo(DEFAULT_ENDPOINT), { message: /likely a content blocker/ })
+      await assert.rejects(sendTo(DEFAULT_ENDPOINT), { message: 'network error: Failed to fetch' })
     }))
+  test('off a browser page (Node, Deno, Bun, a worker: no document), even online: only the network error', () =>
+    online(
+      true,
+      async () => {
+        failOn(DEFAULT_ENDPOINT)
+        await assert.rejects(sendTo(DEFAULT_ENDPOINT), { message: 'network error: Failed to fetch' })
+      },
+      false,
+    ))
   test('offline: only the network error', () =>
     online(false, async () => {
       failOn(DEFAULT_ENDPOINT)
@@ -403,5 +420,50 @@ describe('keepalive budget (64 KiB in flight per page)', () => {
     fake.fallback = 201
     await apiTransport(resolveSettings({ apiKey: API_KEY })).send(bigInvitation('huge', 70), 'invite', true)
     assert.equal(fake.requests[0]?.keepalive, false)
+  })
+})
+
+describe("a path endpoint is resolved against the page's origin when an invitation is sent", () => {
+  const settings = { apiKey: 'key/1', endpoint: '/trustpilot' }
+  test('on a page: its origin, the path, and the invitation path', () => {
+    assert.equal(
+      invitationUrl(settings, 'https://shop.example'),
+      'https://shop.example/trustpilot/api/key%2F1/invitation',
+    )
+    // '/' is kept as '' (no trailing slash), and resolves to the origin itself.
+    assert.equal(
+      invitationUrl({ ...settings, endpoint: '' }, 'http://127.0.0.1:8080'),
+      'http://127.0.0.1:8080/api/key%2F1/invitation',
+    )
+  })
+  test('a full URL needs no page', () =>
+    assert.equal(
+      invitationUrl({ ...settings, endpoint: DEFAULT_ENDPOINT }),
+      `${DEFAULT_ENDPOINT}/api/key%2F1/invitation`,
+    ))
+  test('no page origin (a server render): a TypeError that says so, naming the path', () =>
+    assert.throws(() => invitationUrl(settings, undefined), {
+      name: 'TypeError',
+      message: `Trustpilot: setting "endpoint" is a path, ${NO_PAGE_ORIGIN}`,
+    }))
+  test('an opaque origin (a sandboxed iframe): a TypeError that names it and Origin: null', () => {
+    assert.throws(() => invitationUrl(settings, 'null'), {
+      name: 'TypeError',
+      message: `Trustpilot: setting "endpoint" is a path, ${OPAQUE_ORIGIN}`,
+    })
+    assert.match(OPAQUE_ORIGIN, /opaque/)
+    assert.match(OPAQUE_ORIGIN, /sandboxed iframe \(such as a Shopify custom pixel\) sends Origin: null/)
+  })
+  test('the transport, off a page: rejects with that TypeError and sends nothing', async () => {
+    assert.equal(globalThis.location, undefined)
+    await assert.rejects(
+      apiTransport(resolveSettings({ apiKey: API_KEY, endpoint: '/trustpilot' })).send(
+        seedInvitation(),
+        'invite',
+        true,
+      ),
+      { name: 'TypeError', message: /no page origin/ },
+    )
+    assert.equal(fake.requests.length, 0)
   })
 })
