@@ -16,6 +16,9 @@ import type { TrustpilotOutcome } from './types.js'
 /** The reason for an order this browser already invited, or is inviting: the same order again. */
 export const ALREADY_INVITED = 'already invited or pending'
 
+/** What a page that stores nothing says, as it goes, of each invitation it could not finish. */
+export const KEPT_IN_MEMORY = 'kept in memory only (localStorage failed): lost if this page does not come back'
+
 /** How long a network failure waits to learn whether it was the page's own unload. */
 const UNLOAD_GRACE_MS = 100
 
@@ -169,11 +172,15 @@ export function createCourier({
       sending.add(id)
       updateOwnerLock()
       try {
-        for (let step = entry.step; (await transport.send(invitation, step, first)) === 'needs-products'; ) {
-          step = 'products'
+        // Where nothing outlives the page, a 202 answered after it left could never be followed up:
+        // the first request carries the products already, as Trustpilot's own plugins send them once
+        // asked (docs/delivery.md, "Without storage").
+        const answer = await transport.send(invitation, store.lasting() ? entry.step : 'products', first)
+        if (answer === 'needs-products') {
           // Remember the 202: a later page owes only the products request.
           const stored = courier.pendingEntry(id)
-          if (stored) store.put({ ...stored, step, lease: courier.lease(first) })
+          if (stored) store.put({ ...stored, step: 'products', lease: courier.lease(first) })
+          await transport.send(invitation, 'products', first)
         }
         store.markSent(id, now())
         report({ status: 'sent', referenceId: id, reason: 'accepted by Trustpilot' }, invitation)
@@ -195,6 +202,15 @@ export function createCourier({
 
     setLeaving(value) {
       leaving = value
+      // Nothing stored outlives this page: say so of every invitation that is not on the wire whole
+      // in a first request (keepalive, which outlives the page), before the page goes.
+      if (value && !store.lasting()) {
+        for (const key of store.keys()) {
+          const record = store.read(key)
+          if (!record || 'sent' in record || (sending.has(idOf(record)) && !record.attempts)) continue
+          report({ status: 'retrying', referenceId: idOf(record), reason: KEPT_IN_MEMORY }, record.invitation)
+        }
+      }
       if (value && locks) {
         // Leases this page holds now count from its leaving: requests already on the wire get
         // LEFT_LEASE_MS to land before a later page takes over.

@@ -8,7 +8,8 @@
  *
  * localStorage may be missing (sandboxed iframes, some privacy modes), throw, be full, or hold data
  * that another version or script wrote. Any of these moves this page to an in-memory copy:
- * invitations are still delivered while the page lives, and the host page never sees an exception.
+ * invitations are still delivered while the page lives, and the host page never sees an exception;
+ * the page is warned once that they now live only as long as it does.
  */
 import { entryKey, entryKeyPrefix, KEY_PREFIX, tombstone } from './keys.js'
 import type { Invitation } from './mapping.js'
@@ -44,6 +45,8 @@ export interface Store {
   put(entry: OutboxEntry): void
   markSent(referenceId: string, at: number): void
   remove(referenceId: string): void
+  /** Whether records outlive this page: false once localStorage has failed it (memory only). */
+  lasting(): boolean
 }
 
 export { KEY_PREFIX }
@@ -98,14 +101,17 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
         return local(localStorage)
       } catch (error) {
         memory = new Map()
-        // Keep what can still be read. Where nothing can (no localStorage in Node or a sandboxed
-        // iframe), memory is the expected home and not worth a warning.
+        // Keep what can still be read (nothing where localStorage is missing or refuses every call).
         try {
           for (const key of ours(localStorage)) memory.set(key, localStorage.getItem(key) as string)
-          warn(
-            `localStorage failed (${(error as Error)?.name}); pending invitations are kept in memory for this page only`,
-          )
         } catch {}
+        // Once per page, since a buyer's invitations now end with it. Off a page (a server, a
+        // worker) there is no page to outlive, and nothing to say.
+        if (globalThis.document) {
+          warn(
+            `localStorage failed (${(error as Error)?.name}); pending invitations are kept in memory for this page only, and end with it`,
+          )
+        }
       }
     }
     return inMemory(memory)
@@ -160,6 +166,7 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
     remove(referenceId) {
       write(keyOf(referenceId))
     },
+    lasting: () => !memory,
   }
 }
 

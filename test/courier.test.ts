@@ -3,8 +3,8 @@
  * when it waits, and the owner lock it holds while it has requests out.
  */
 import assert from 'node:assert/strict'
-import { after, before, beforeEach, describe, test } from 'node:test'
-import { createCourier } from '../src/courier'
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
+import { createCourier, KEPT_IN_MEMORY } from '../src/courier'
 import { InvitationRejectedError, RetryableError } from '../src/errors'
 import { KEY_PREFIX } from '../src/keys'
 import { type Invitation, mapOrder } from '../src/mapping'
@@ -53,9 +53,10 @@ function courierWith(
       return answer(step, invitation.body.referenceId)
     },
   }
+  const store = createStore(API_KEY, () => {})
   const courier = createCourier({
     settings,
-    store: createStore(API_KEY, () => {}),
+    store,
     transport,
     report: (outcome) => outcomes.push(outcome),
     locks,
@@ -66,7 +67,7 @@ function courierWith(
   const done = async () => {
     while (courier.sending.size) await sleep(1)
   }
-  return { courier, outcomes, retries, requests, done }
+  return { courier, store, outcomes, retries, requests, done }
 }
 
 const ownerLocks = (hub: ReturnType<typeof lockHub>) => hub.held().filter((name) => name.includes(':owner:'))
@@ -270,6 +271,71 @@ describe('courier', () => {
     assert.equal(storage.getItem(key('theirs')), before.theirs)
     assert.equal(storage.getItem(key('bare')), before.bare)
     assert.equal(storage.getItem(key('gone')), null)
+    courier.stop()
+  })
+})
+
+describe('courier, where nothing outlives the page (localStorage refuses every write)', () => {
+  beforeEach(() => {
+    storage.failWrites = true
+  })
+  afterEach(() => {
+    storage.failWrites = false
+  })
+
+  test('the first request already carries the products: one request, no 202 to follow up', async () => {
+    const { courier, outcomes, requests, done } = courierWith((step) =>
+      step === 'invite' ? 'needs-products' : 'created',
+    )
+    courier.submit(invitation('whole'))
+    await done()
+    assert.deepEqual(requests, [{ id: 'whole', step: 'products', keepalive: true }])
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['sent'],
+    )
+  })
+
+  test('pagehide: each invitation not on the wire whole in its first request is reported as kept in memory only', async () => {
+    const hang = () => new Promise<SendResult>(() => {})
+    let failNext = new Set(['waiting', 'retried'])
+    const { courier, store, outcomes, retries } = courierWith((_step, id) => {
+      if (failNext.has(id)) throw new RetryableError('Trustpilot answered HTTP 503', 503)
+      return hang()
+    })
+    courier.submit(invitation('on-the-wire'))
+    courier.submit(invitation('waiting'))
+    courier.submit(invitation('retried'))
+    while (retries.length < 2) await sleep(1)
+    // 'waiting' waits for its retry (the outbox's timer); 'retried' is on the wire again, in a later attempt.
+    failNext = new Set()
+    const stored = courier.pendingEntry('retried')
+    assert.ok(stored)
+    // As the outbox claims a retry: its attempts counted, then carried.
+    const again = { ...stored, attempts: 1 }
+    store.put(again)
+    void courier.carry(again)
+    await sleep(1)
+    courier.setLeaving(true)
+    assert.deepEqual(
+      outcomes
+        .map(({ status, referenceId, reason }) => ({ status, referenceId, reason }))
+        .sort((a, b) => `${a.referenceId}`.localeCompare(`${b.referenceId}`)),
+      [
+        { status: 'retrying', referenceId: 'retried', reason: KEPT_IN_MEMORY },
+        { status: 'retrying', referenceId: 'waiting', reason: KEPT_IN_MEMORY },
+      ],
+    )
+    assert.match(KEPT_IN_MEMORY, /kept in memory only/)
+  })
+
+  test('with storage that works, pagehide reports nothing: a later page finishes what is stored', async () => {
+    storage.failWrites = false
+    const { courier, outcomes } = courierWith(() => new Promise<SendResult>(() => {}))
+    courier.submit(invitation('kept'))
+    await sleep(1)
+    courier.setLeaving(true)
+    assert.deepEqual(outcomes, [])
     courier.stop()
   })
 })

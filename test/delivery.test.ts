@@ -14,7 +14,7 @@ import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, sleep, until } from './helpers'
+import { fakeTrustpilotPage, inAPage, sleep, until } from './helpers'
 
 /** Counts imports of the delivery module's parts, and fails the next imports of a part it is told of. */
 const hooks = `
@@ -200,12 +200,19 @@ describe('delivery module', () => {
     const warn = mock.method(console, 'warn', () => {})
     try {
       env.storage.failWrites = true
-      const { delivery, statuses } = deliveryUnderTest()
-      delivery.take(order({ ...SEED_PROPERTIES, order_id: 'full' }))
-      assert.equal(warn.mock.callCount(), 1)
-      assert.match(String(warn.mock.calls[0]?.arguments[0]), /^Trustpilot: localStorage failed \(QuotaExceededError\)/)
-      await until(() => statuses().includes('sent'))
-      delivery.stop()
+      await inAPage(async () => {
+        const { delivery, statuses } = deliveryUnderTest()
+        delivery.take(order({ ...SEED_PROPERTIES, order_id: 'full' }))
+        delivery.take(order({ ...SEED_PROPERTIES, order_id: 'full-2' }))
+        // Once per page, whatever fails after.
+        assert.equal(warn.mock.callCount(), 1)
+        assert.match(
+          String(warn.mock.calls[0]?.arguments[0]),
+          /^Trustpilot: localStorage failed \(QuotaExceededError\); pending invitations are kept in memory for this page only, and end with it$/,
+        )
+        await until(() => statuses().filter((status) => status === 'sent').length === 2)
+        delivery.stop()
+      })
     } finally {
       warn.mock.restore()
     }

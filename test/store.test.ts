@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { createStore, MAX_REMEMBERED, parseRecord, pendingEntries, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
-import { invitationFor, MemoryStorage, storageKeyOf } from './helpers'
+import { inAPage, invitationFor, MemoryStorage, storageKeyOf } from './helpers'
 
 const storage = new MemoryStorage()
 before(() => {
@@ -121,26 +121,54 @@ describe('store', () => {
     assert.equal(storage.getItem('someone-else'), 'untouched')
   })
 
-  test('a full storage falls back to memory, keeping what it had', () => {
-    const warnings: string[] = []
-    const store = createStore(API_KEY, (m) => warnings.push(m))
-    store.markSent('kept', Date.now())
-    storage.failWrites = true
-    store.markSent('new', Date.now())
-    assert.match(warnings.join(), /kept in memory for this page only/)
-    assert.equal(store.get('kept'), 'sent')
-    assert.equal(store.get('new'), 'sent')
-  })
+  test('a full storage falls back to memory, keeping what it had, and the page is told once', () =>
+    inAPage(() => {
+      const warnings: string[] = []
+      const store = createStore(API_KEY, (m) => warnings.push(m))
+      store.markSent('kept', Date.now())
+      assert.equal(store.lasting(), true)
+      storage.failWrites = true
+      store.markSent('new', Date.now())
+      store.markSent('newer', Date.now())
+      assert.deepEqual(warnings, [
+        'localStorage failed (QuotaExceededError); pending invitations are kept in memory for this page only, and end with it',
+      ])
+      assert.equal(store.lasting(), false)
+      assert.equal(store.get('kept'), 'sent')
+      assert.equal(store.get('new'), 'sent')
+    }))
 
-  test('no localStorage at all (Node, sandboxed iframes): memory', () => {
+  /** Runs `body` with no localStorage at all, as in Node or a sandboxed iframe. */
+  function withoutLocalStorage(body: () => void | Promise<void>) {
     const saved = (globalThis as { localStorage?: Storage }).localStorage
     delete (globalThis as { localStorage?: Storage }).localStorage
-    try {
-      const store = createStore(API_KEY, () => {})
+    return Promise.resolve()
+      .then(body)
+      .finally(() => {
+        ;(globalThis as { localStorage?: Storage }).localStorage = saved
+      })
+  }
+
+  test('no localStorage at all, off a page (Node, a worker): memory, and nothing to say', () =>
+    withoutLocalStorage(() => {
+      const warnings: string[] = []
+      const store = createStore(API_KEY, (m) => warnings.push(m))
       store.markSent('m', Date.now())
       assert.equal(store.get('m'), 'sent')
-    } finally {
-      ;(globalThis as { localStorage?: Storage }).localStorage = saved
-    }
-  })
+      assert.equal(store.lasting(), false)
+      assert.deepEqual(warnings, [])
+    }))
+
+  test('no localStorage at all on a page (a sandboxed iframe): memory, and one warning', () =>
+    withoutLocalStorage(() =>
+      inAPage(() => {
+        const warnings: string[] = []
+        const store = createStore(API_KEY, (m) => warnings.push(m))
+        store.markSent('m', Date.now())
+        store.markSent('n', Date.now())
+        assert.equal(store.get('m'), 'sent')
+        assert.equal(warnings.length, 1)
+        assert.match(warnings[0] ?? '', /^localStorage failed \(ReferenceError\); .* kept in memory for this page only/)
+      }),
+    ))
 })
