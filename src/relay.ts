@@ -103,7 +103,18 @@ function resolveOptions(input: TrustpilotRelayOptions) {
   const originRule =
     'is required: the shop\'s own origins, as a non-empty array of origins like "https://shop.example" (no path)'
   if (!isTexts(origins) || !origins.length) fail('origins', originRule)
-  const allowedOrigins = origins.map((origin) => originOf(origin) ?? fail('origins', originRule))
+  const allowedOrigins = origins.map(
+    (origin) =>
+      originOf(origin) ??
+      // Every sandboxed frame on every site sends `Origin: null`: the relay could not tell the shop's
+      // own (a Shopify custom pixel) from anyone's, so it would forward for any page (docs/shopify.md).
+      fail(
+        'origins',
+        origin.trim() === 'null'
+          ? "can't hold \"null\": every sandboxed frame on any site sends Origin: null, so the relay could not tell the shop's own pages from anyone's (docs/shopify.md)"
+          : originRule,
+      ),
+  )
   const path = given('path') ? options.path : '/trustpilot'
   if (typeof path !== 'string' || !/^(\/[^/?#\\]+)*\/?$/.test(path)) {
     fail('path', 'must be a path like "/trustpilot": starting with "/", no query, hash, backslash or empty segment')
