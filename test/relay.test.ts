@@ -352,6 +352,15 @@ describe('options are checked as trustpilot() checks its settings', () => {
       })
     })
   }
+  test('origins ["null"] throws saying why: any sandboxed frame, on any site, sends Origin: null', () => {
+    for (const origins of [['null'], [SHOP, ' null ']]) {
+      assert.throws(() => trustpilotRelay({ apiKeys: [API_KEY], origins }), {
+        name: 'TypeError',
+        message:
+          'Trustpilot relay: option "origins" can\'t hold "null": every sandboxed frame on any site sends Origin: null, so the relay could not tell the shop\'s own pages from anyone\'s (docs/shopify.md)',
+      })
+    }
+  })
   test('no options at all names apiKeys', () => {
     assert.throws(() => trustpilotRelay(undefined as never), { name: 'TypeError', message: /option "apiKeys"/ })
   })
