@@ -65,12 +65,14 @@ export const OPAQUE_ORIGIN =
   'but the origin is opaque: a sandboxed iframe (such as a Shopify custom pixel) sends Origin: null, which the relay refuses'
 
 /**
- * The page's origin: 'null' in a frame with an opaque origin (a sandboxed iframe), undefined off a
- * page (Node, Bun; Deno's `location` throws unless it was started with --location).
+ * The page's origin: 'null' where it is opaque (a sandboxed frame, whatever its URL: `location` shows
+ * the URL's origin, while requests say `Origin: null`; an opaque origin's `document.domain` is '',
+ * and Shopify's pixel sandbox rewrites `window.origin` but not that), undefined off a page (Node,
+ * Bun; Deno 1's `location` threw without --location).
  */
 export function pageOrigin(): string | undefined {
   try {
-    return globalThis.location?.origin
+    return globalThis.document?.domain === '' || globalThis.origin === 'null' ? 'null' : globalThis.location?.origin
   } catch {
     return undefined
   }

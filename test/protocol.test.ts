@@ -19,6 +19,7 @@ import {
   invitationUrl,
   NO_PAGE_ORIGIN,
   OPAQUE_ORIGIN,
+  pageOrigin,
   parseRetryAfter,
   type Step,
 } from '../src/transport'
@@ -466,4 +467,39 @@ describe("a path endpoint is resolved against the page's origin when an invitati
     )
     assert.equal(fake.requests.length, 0)
   })
+})
+
+describe("the page's origin, as the transport reads it", () => {
+  /** Runs `body` with these globals (location, origin, document) as a page of that kind has them. */
+  function withGlobals(globals: Record<string, PropertyDescriptor>, body: () => void) {
+    for (const [name, descriptor] of Object.entries(globals)) {
+      Object.defineProperty(globalThis, name, { configurable: true, ...descriptor })
+    }
+    try {
+      body()
+    } finally {
+      for (const name of Object.keys(globals)) delete (globalThis as Record<string, unknown>)[name]
+    }
+  }
+  const shopPage = { location: { value: new URL('https://shop.example/thanks') } }
+  test("a page: location's origin", () =>
+    withGlobals({ ...shopPage, document: { value: { domain: 'shop.example' } } }, () =>
+      assert.equal(pageOrigin(), 'https://shop.example'),
+    ))
+  test("a sandboxed frame with a URL (Shopify's shape, CSP sandbox): 'null', though location shows the URL", () =>
+    withGlobals({ ...shopPage, document: { value: { domain: '' } } }, () => assert.equal(pageOrigin(), 'null')))
+  test("a sandboxed frame whose window.origin says 'null'", () =>
+    withGlobals({ ...shopPage, origin: { value: 'null' } }, () => assert.equal(pageOrigin(), 'null')))
+  test('no page (Node, Bun): undefined', () => assert.equal(pageOrigin(), undefined))
+  test('a location that throws when read (Deno 1 without --location): undefined', () =>
+    withGlobals(
+      {
+        location: {
+          get() {
+            throw new ReferenceError('Access to "location", run again with --location <href>.')
+          },
+        },
+      },
+      () => assert.equal(pageOrigin(), undefined),
+    ))
 })
