@@ -3,12 +3,14 @@
  * does, so they must test what `npm run build` made) and bundle analytics-next for the test pages:
  * the pinned version as e2e/.build/analytics-next.js, each version package.json installs as an alias
  * as e2e/.build/analytics-next-<version>.js, and Segment's consent tools as
- * e2e/.build/analytics-consent-tools.js (`window.AnalyticsConsentTools`); and build the example shop.
+ * e2e/.build/analytics-consent-tools.js (`window.AnalyticsConsentTools`); build the example shop; and
+ * name the directory the Next.js shop is built in (its teardown, returned, removes it).
  */
 import { existsSync } from 'node:fs'
 import * as esbuild from 'esbuild'
 import { buildExample } from '../../scripts/start'
 import { ANALYTICS_NEXT_ALIASES } from './analytics-versions'
+import { reserveNextShop } from './next-shop'
 
 const forPages: esbuild.BuildOptions = {
   bundle: true,
@@ -46,4 +48,6 @@ export default async function globalSetup() {
   ])
   // Once, here: tests in parallel workers building it themselves could serve a half-written file.
   await buildExample()
+  // Where a worker builds the Next.js shop, once for the run (e2e/next-ssr.spec.ts); removed after it.
+  return reserveNextShop()
 }

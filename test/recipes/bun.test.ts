@@ -4,19 +4,10 @@
  * its install script runs), or `bun` on PATH.
  */
 import assert from 'node:assert/strict'
-import { arch, platform } from 'node:os'
 import { describe, test } from 'node:test'
-import { findRuntime, freePort, isDevDependency, launch, recipeEnv, relayChecks, served, shopProject } from './support'
+import { findBun, freePort, isDevDependency, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
-const bun = findRuntime(
-  'BUN_BIN',
-  [
-    ['bun', 'bin/bun.exe'],
-    [`@oven/bun-${platform()}-${arch()}`, 'bin/bun'],
-  ],
-  'bun',
-)
-const missing = 'no Bun binary here: set BUN_BIN, or install the npm package bun as a devDependency'
+const { bin: bun, missing } = findBun()
 
 // Skipped without a binary; once `bun` is a devDependency, a missing binary fails the first test instead.
 describe('Bun (example/relay/bun.ts)', { skip: !bun && !isDevDependency('bun') && missing }, () => {

@@ -4,11 +4,10 @@
  * `deno` on PATH. Type-checked by Deno's own `deno check`, then served with narrowed permissions.
  */
 import assert from 'node:assert/strict'
-import { arch, platform } from 'node:os'
-import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import {
-  findRuntime,
+  denoEnv,
+  findDeno,
   freePort,
   isDevDependency,
   launch,
@@ -19,18 +18,7 @@ import {
   shopProject,
 } from './support'
 
-const target = platform() === 'linux' ? `${platform()}-${arch()}-glibc` : `${platform()}-${arch()}`
-const deno = findRuntime(
-  'DENO_BIN',
-  [
-    ['deno', 'deno'],
-    [`@deno/${target}`, 'deno'],
-  ],
-  'deno',
-)
-const missing = 'no Deno binary here: set DENO_BIN, or install the npm package deno as a devDependency'
-/** Deno's cache in the shop's project (nothing kept across runs), and no update check over the network. */
-const denoEnv = (dir: string) => ({ DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' })
+const { bin: deno, missing } = findDeno()
 
 /** Skipped without a binary; once `deno` is a devDependency, a missing binary fails the first test instead. */
 const withoutDeno = { skip: !deno && missing }

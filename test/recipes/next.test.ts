@@ -3,36 +3,20 @@
  * type check), then `next start` on 127.0.0.1, importing the packed package as a shop's app does.
  */
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import {
   API_KEY,
   freePort,
   launch,
   listening,
+  NO_TELEMETRY,
+  nextApp,
+  nextBin,
   recipeEnv,
   relayChecks,
   run,
   SHOP_ORIGIN,
-  type Shop,
-  shopProject,
 } from './support'
-
-const ROUTE = 'app/trustpilot/[...path]/route.ts'
-/** Next must not phone home from a test. */
-const NO_TELEMETRY = { NEXT_TELEMETRY_DISABLED: '1' }
-
-const nextBin = (shop: Shop) => join(shop.dir, 'node_modules', 'next', 'dist', 'bin', 'next')
-
-async function nextApp(): Promise<Shop> {
-  const shop = await shopProject(['next', 'react', 'react-dom', 'typescript', '@types/react', '@types/node'])
-  await shop.add(join('next', ROUTE), ROUTE)
-  // The test's own, not the recipe's: this project's node_modules are links into the repository, and
-  // Turbopack compiles nothing outside its root (a shop's installed node_modules are inside it).
-  await writeFile(join(shop.dir, 'next.config.mjs'), "export default { turbopack: { root: '/' } }\n")
-  return shop
-}
 
 describe('Next.js App Router (example/relay/next/app/trustpilot/[...path]/route.ts)', () => {
   test('`next build` loads the route: without its variables, the build fails naming the option', async () => {

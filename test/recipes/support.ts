@@ -4,171 +4,25 @@
  * stand-in (test/support/stand-in.ts) as its upstream.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { connect, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { arch, platform } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { installConsumer, pack, REPO } from '../../e2e/support/pack'
+import { REPO } from '../../e2e/support/pack'
 import { SEED_FIRST_BODY, SEED_SECOND_BODY } from '../fixtures'
+import { type Launched, listening } from '../support/processes'
+import type { Shop } from '../support/shop-project'
 import { type StandIn, startStandIn } from '../support/stand-in'
 
+// Where they live, shared with the browser tests; here too, so a recipe test imports one module.
+export { freePort, type Launched, launch, listening, run } from '../support/processes'
+export { NO_TELEMETRY, nextApp, nextBin, RECIPES, type Shop, shopProject } from '../support/shop-project'
 export { REPO }
-export const RECIPES = join(REPO, 'example', 'relay')
 export const API_KEY = 'recipe-integration-key'
 export const SHOP_ORIGIN = 'https://shop.example'
 /** The relay's default path, which every recipe keeps. */
 export const INVITATION_PATH = `/trustpilot/api/${API_KEY}/invitation`
-
-/**
- * What a test file made that must not outlive it, even when a recipe fails to start (and no `after`
- * stops it): the projects it made and the process groups it started, removed and killed at exit.
- */
-const projects = new Set<string>()
-const groups = new Set<number>()
-process.on('exit', () => {
-  for (const group of groups) {
-    try {
-      process.kill(-group, 'SIGKILL')
-    } catch {}
-  }
-  for (const dir of projects) rmSync(dir, { recursive: true, force: true })
-})
-
-/** A shop's project: the packed package in its node_modules, beside the repository's copies of `links`. */
-export interface Shop {
-  dir: string
-  /** Copies a recipe file (a path under example/relay/) into the project, at `to` (default: the same path). */
-  add(recipe: string, to?: string): Promise<string>
-  remove(): Promise<void>
-}
-
-/**
- * Makes a shop's project in a new temporary directory, as `npm install` would leave it: the package
- * from its `npm pack`ed tarball (exactly the files that would be published), and `links` (express,
- * next, ...) linked from the repository's node_modules. Nothing is kept across runs.
- */
-export async function shopProject(links: string[] = []): Promise<Shop> {
-  const dir = await mkdtemp(join(tmpdir(), 'trustpilot-recipe-'))
-  projects.add(dir)
-  await installConsumer(await pack(dir), dir)
-  for (const name of links) {
-    await mkdir(dirname(join(dir, 'node_modules', name)), { recursive: true })
-    await symlink(join(REPO, 'node_modules', name), join(dir, 'node_modules', name), 'dir')
-  }
-  const dependencies = Object.fromEntries(['analytics-plugin-trustpilot', ...links].map((name) => [name, '*']))
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module', dependencies }))
-  return {
-    dir,
-    async add(recipe, to = recipe) {
-      const target = join(dir, to)
-      await mkdir(dirname(target), { recursive: true })
-      await copyFile(join(RECIPES, recipe), target)
-      return target
-    },
-    async remove() {
-      await rm(dir, { recursive: true, force: true })
-      projects.delete(dir)
-    },
-  }
-}
-
-/** A port free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** A process started by a test, in its own process group (a runtime's children are stopped with it). */
-export interface Launched {
-  child: ChildProcess
-  /** What it printed so far, stdout and stderr. */
-  output(): string
-  /** Resolves with its exit code once it exits. */
-  exited: Promise<number | null>
-  stop(): Promise<void>
-}
-
-export function launch(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Launched {
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
-  const group = child.pid
-  if (group !== undefined) groups.add(group)
-  let output = ''
-  child.stdout?.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr?.on('data', (chunk) => {
-    output += chunk
-  })
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      if (group !== undefined) groups.delete(group)
-      resolve(code)
-    })
-    child.on('error', () => resolve(-1))
-  })
-  return {
-    child,
-    output: () => output,
-    exited,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null || group === undefined) return
-      try {
-        process.kill(-group, 'SIGTERM')
-      } catch {}
-      const killer = setTimeout(() => {
-        try {
-          process.kill(-group, 'SIGKILL')
-        } catch {}
-      }, 5_000)
-      await exited
-      clearTimeout(killer)
-    },
-  }
-}
-
-/** Runs a command to its end; rejects with its output when it fails. */
-export async function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
-  const launched = launch(command, args, options)
-  const code = await launched.exited
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${launched.output()}`)
-  return launched.output()
-}
-
-/** Waits until something accepts connections on the port; fails with the process's output if it exits first. */
-export async function listening(port: number, launched: Launched, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (launched.child.exitCode !== null) {
-      throw new Error(`exited with ${launched.child.exitCode} before listening:\n${launched.output()}`)
-    }
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    if (Date.now() > deadline) {
-      await launched.stop()
-      throw new Error(`not listening on ${port} after ${timeoutMs} ms:\n${launched.output()}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 /** The environment a recipe reads, as the shop would set it, with Trustpilot played by the stand-in. */
 export const recipeEnv = (standIn: StandIn, port: number): Record<string, string> => ({
@@ -195,6 +49,56 @@ export function findRuntime(envName: string, packaged: [string, string][], comma
   })
   const candidates = [process.env[envName], ...fromPackages, command].filter((c): c is string => !!c)
   return candidates.find((candidate) => spawnSync(candidate, ['--version'], { timeout: 10_000 }).status === 0)
+}
+
+/** A runtime the recipe tests run, once looked for: its binary, or undefined with what to do about it. */
+export interface Runtime {
+  bin: string | undefined
+  missing: string
+}
+
+/**
+ * Deno: DENO_BIN, the npm package `deno` (its platform package, e.g. @deno/linux-x64-glibc, holds
+ * the binary; no install script needed), or `deno` on PATH.
+ */
+export function findDeno(): Runtime {
+  const target = platform() === 'linux' ? `${platform()}-${arch()}-glibc` : `${platform()}-${arch()}`
+  return {
+    bin: findRuntime(
+      'DENO_BIN',
+      [
+        ['deno', 'deno'],
+        [`@deno/${target}`, 'deno'],
+      ],
+      'deno',
+    ),
+    missing: 'no Deno binary here: set DENO_BIN, or install the npm package deno as a devDependency',
+  }
+}
+
+/** Deno's cache in the shop's project under `cache` (nothing kept across runs), and no update check over the network. */
+export const denoEnv = (dir: string, cache = '.deno') => ({
+  DENO_DIR: join(dir, cache),
+  DENO_NO_UPDATE_CHECK: '1',
+  NO_COLOR: '1',
+})
+
+/**
+ * Bun: BUN_BIN, the npm package `bun` (its platform package, e.g. @oven/bun-linux-x64, holds the
+ * binary; the package's own bin is a stub until its install script runs), or `bun` on PATH.
+ */
+export function findBun(): Runtime {
+  return {
+    bin: findRuntime(
+      'BUN_BIN',
+      [
+        ['bun', 'bin/bun.exe'],
+        [`@oven/bun-${platform()}-${arch()}`, 'bin/bun'],
+      ],
+      'bun',
+    ),
+    missing: 'no Bun binary here: set BUN_BIN, or install the npm package bun as a devDependency',
+  }
 }
 
 /** Whether the repository has `name` as a devDependency: then a runtime that isn't found is a failure, not a skip. */
