@@ -70,13 +70,16 @@ export async function startWebKitDriver(): Promise<WebKitDriver> {
   }
 }
 
-/** A fresh MiniBrowser session: a new window with empty storage. */
-export async function newWebKitSession(driver: WebKitDriver): Promise<WebDriver> {
+/**
+ * A fresh MiniBrowser session: a new window with empty storage. `args` go to MiniBrowser beside
+ * `--automation`, e.g. a WebKitSettings property (`--enable-html5-local-storage=false`).
+ */
+export async function newWebKitSession(driver: WebKitDriver, args: string[] = []): Promise<WebDriver> {
   const session = await new Builder()
     .usingServer(driver.url)
     .withCapabilities({
       browserName: 'MiniBrowser',
-      'webkitgtk:browserOptions': { binary: driver.browser, args: ['--automation'] },
+      'webkitgtk:browserOptions': { binary: driver.browser, args: ['--automation', ...args] },
     })
     .build()
   await session.manage().setTimeouts({ script: 20_000, pageLoad: 20_000 })

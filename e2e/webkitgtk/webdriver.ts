@@ -4,7 +4,8 @@
  * reports it, as its `webkitgtk` project, beside the Chromium and Firefox suites.
  *
  * - `webkitDriver` (per worker): a display (Xvfb, started here when none is set) and WebKitWebDriver.
- * - `browser` (per test): a fresh MiniBrowser session, so storage starts empty.
+ * - `driver` (per test): a fresh MiniBrowser session, so storage starts empty; `miniBrowserArgs`
+ *   (test.use) starts it with MiniBrowser options, e.g. `--enable-html5-local-storage=false`.
  * - `shop`: the harness page, driven through the session as `e2e/support/fixtures.ts` drives it;
  *   the harness captures the console and CSP violations itself (e2e/pages/console-capture.js).
  * - `site`, `trustpilotApi`, `standIn`: the same local servers the Playwright suite uses.
@@ -118,9 +119,17 @@ export class WebDriverShop {
 }
 
 export const test = base.extend<
-  { driver: WebDriver; shop: WebDriverShop; trustpilotApi: TrustpilotApi; standIn: StandIn },
+  {
+    /** MiniBrowser's command-line arguments beside `--automation` (test.use), e.g. a WebKitSettings property. */
+    miniBrowserArgs: string[]
+    driver: WebDriver
+    shop: WebDriverShop
+    trustpilotApi: TrustpilotApi
+    standIn: StandIn
+  },
   { site: StaticServer; webkitDriver: WebKitDriver }
 >({
+  miniBrowserArgs: [[], { option: true }],
   webkitDriver: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
     async ({}, use) => {
@@ -131,8 +140,8 @@ export const test = base.extend<
     { scope: 'worker' },
   ],
   ...serverFixtures,
-  driver: async ({ webkitDriver }, use) => {
-    const driver = await newWebKitSession(webkitDriver)
+  driver: async ({ webkitDriver, miniBrowserArgs }, use) => {
+    const driver = await newWebKitSession(webkitDriver, miniBrowserArgs)
     await use(driver)
     await driver.quit()
   },

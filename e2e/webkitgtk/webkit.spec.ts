@@ -16,8 +16,21 @@ import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { DENIED, DROPPED, GRANTED, MAPPINGS } from '../support/consent'
 import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
+import { beaconOutcomesTo, type OutcomeReports, outcomeReportsFixture } from '../support/no-storage'
 import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'
 import { startRelayShop } from '../support/relay-shop'
+import {
+  expectPathEndpointFails,
+  expectSentInOneRequest,
+  FRAME_PROBE_SCRIPT,
+  FRAME_STATE_SCRIPT,
+  type FrameState,
+  type OpaqueFrame,
+  SANDBOX_SHAPES,
+  type SandboxHost,
+  type SandboxShape,
+  sandboxHostFixture,
+} from '../support/sandbox-host'
 import { waitUntil } from '../support/webkitgtk'
 import { expect, test, WebDriverShop } from './webdriver'
 
@@ -27,6 +40,11 @@ const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r
 /** A page of the shop that is not the harness, for the buyer to leave to. */
 const elsewhere = (baseURL: string) => `${baseURL}/e2e/pages/elsewhere.html`
 const harness = (baseURL: string, query = '') => `${baseURL}/e2e/pages/harness.html${query}`
+/** The suite's fixtures, and the servers the storage and sandboxed-frame tests read from. */
+const withServers = test.extend<{ reports: OutcomeReports; host: SandboxHost }>({
+  reports: outcomeReportsFixture,
+  host: sandboxHostFixture,
+})
 
 /** Waits until the invitation was created, then a little longer to catch any late duplicate. */
 async function expectCreatedOnce(standIn: StandIn, id: string) {
@@ -121,7 +139,11 @@ test('localStorage that throws: delivered in-session, retries included', async (
   await shop.track('Order Completed', order('nostorage'))
   await shop.waitForOutcome('sent', 'nostorage')
   expect((await shop.outcomes()).map((o) => o.status)).toEqual(['retrying', 'sent'])
-  expect(requestsFor(standIn, 'nostorage').map((r) => r.status)).toEqual([500, 202, 201])
+  // Nothing outlives the page, so every request carries the products (docs/delivery.md, "Without storage").
+  expect(requestsFor(standIn, 'nostorage').map((r) => [r.status, 'products' in r.body])).toEqual([
+    [500, true],
+    [201, true],
+  ])
 })
 
 test('remote plugin: analytics-next loads dist/trustpilot.global.js (a classic script) from remotePlugins', async ({
@@ -632,3 +654,104 @@ test("through the relay on the shop's origin (connect-src 'self' only): 202 → 
     await shopOrigin.close()
   }
 })
+
+/**
+ * WebKitGTK's own way to take localStorage from every site: the WebKitSettings property
+ * enable-html5-local-storage, a MiniBrowser option. localStorage is then null (a TypeError on use).
+ */
+const NO_LOCAL_STORAGE = '--enable-html5-local-storage=false'
+
+test.describe(`without storage (MiniBrowser ${NO_LOCAL_STORAGE})`, () => {
+  test.use({ miniBrowserArgs: [NO_LOCAL_STORAGE] })
+
+  // Mirrors no-storage.spec.ts "the page navigates away right after track resolves".
+  withServers(
+    'the page leaves right after track resolves: ONE request, products and all, answered 201, one invitation',
+    async ({ shop, standIn, site, reports }) => {
+      const id = 'leave-nostorage'
+      // Trustpilot answers after the page is gone, so the page never hears it.
+      standIn.latencyMs = 300
+      await shop.driver.get(harness(site.url))
+      expect(
+        await shop.driver.executeScript<string>(
+          "try { localStorage.getItem('probe'); return 'usable' } catch (e) { return e.name }",
+        ),
+      ).toBe('TypeError')
+      // What the page says from here on, pagehide included, reaches the reports server.
+      await shop.driver.executeScript(beaconOutcomesTo(reports.url))
+      await shop.start({ settings: { ...settingsFor(standIn), timeoutMs: 10_000 } })
+      await shop.trackThenLeave(order(id), elsewhere(site.url))
+      await expect.poll(() => requestsFor(standIn, id).length).toBeGreaterThanOrEqual(1)
+      // Long past the stand-in's latency: time for a second request, were there one.
+      await new Promise((r) => setTimeout(r, 1_500))
+      const requests = requestsFor(standIn, id)
+      expect(requests.map((r) => r.status)).toEqual([201])
+      expect(requests[0]!.body).toMatchObject({ products: [{ sku: `sku-${id}` }], productSkus: [`sku-${id}`] })
+      expect(standIn.created.get(id)).toBe(1)
+      const said = reports.outcomes.filter((o) => o.referenceId === id).map((o) => o.status)
+      test.info().annotations.push({ type: 'reported before leaving', description: JSON.stringify(said) })
+      expect(said.filter((status) => status !== 'sent')).toEqual([])
+    },
+  )
+
+  // Mirrors no-storage.spec.ts "Trustpilot answers 503, then the page is left". The report comes
+  // from the page's pagehide, by a beacon: whether WebKit sends one then is what this shows too.
+  withServers(
+    "Trustpilot answers 503, then the page is left: before it goes, it reports 'retrying', kept in memory only",
+    async ({ shop, standIn, site, reports }) => {
+      const id = 'lost-nostorage'
+      // The retry would come a minute later: the page is gone long before.
+      standIn.faults.push(503)
+      standIn.retryAfter = '60'
+      await shop.driver.get(harness(site.url))
+      await shop.driver.executeScript(beaconOutcomesTo(reports.url))
+      await shop.start({ settings: settingsFor(standIn) })
+      await shop.track('Order Completed', order(id))
+      await expect
+        .poll(() => reports.outcomes.filter((o) => o.referenceId === id).map((o) => o.status))
+        .toEqual(['retrying'])
+      await shop.driver.get(elsewhere(site.url))
+      await expect
+        .poll(() => reports.outcomes.filter((o) => o.referenceId === id))
+        .toEqual([
+          expect.objectContaining({ status: 'retrying', reason: expect.stringMatching(/HTTP 503/) }),
+          { status: 'retrying', referenceId: id, reason: expect.stringContaining('kept in memory only') },
+        ])
+      const requests = requestsFor(standIn, id)
+      expect(requests.map((r) => [r.status, 'products' in r.body])).toEqual([[503, true]])
+      expect(standIn.created.get(id)).toBeUndefined()
+    },
+  )
+})
+
+/** The frame of `shape` whose origin is opaque, driven over WebDriver (e2e/support/sandbox-host.ts). */
+async function openOpaqueFrame(driver: WebDriver, host: SandboxHost, shape: SandboxShape): Promise<OpaqueFrame> {
+  await driver.get(host.pageFor(shape))
+  if (shape === 'srcdoc') await driver.switchTo().frame(await driver.findElement(By.css('iframe')))
+  await waitUntil(
+    () => driver.executeScript<boolean>("return typeof window.order === 'function'"),
+    10_000,
+    'the sandboxed page did not start',
+  )
+  expect(await driver.executeScript(FRAME_PROBE_SCRIPT)).toEqual(['null', 'SecurityError'])
+  return {
+    order: async (settings, properties) => {
+      await driver.executeScript('window.order(arguments[0], arguments[1])', settings, properties)
+    },
+    state: () => driver.executeScript<FrameState>(FRAME_STATE_SCRIPT),
+  }
+}
+
+// Mirrors sandboxed-frame.spec.ts: one MiniBrowser session per frame, both endpoints in it.
+for (const shape of SANDBOX_SHAPES) {
+  withServers(
+    `${shape}: a path endpoint fails at once (opaque origin, no request); a full URL one is sent in ONE request`,
+    async ({ driver, host, standIn }) => {
+      const failed = await expectPathEndpointFails(await openOpaqueFrame(driver, host, shape), host, standIn)
+      test.info().annotations.push({ type: 'failed after', description: `${failed.afterMs} ms` })
+      const request = await expectSentInOneRequest(await openOpaqueFrame(driver, host, shape), host, standIn)
+      // What WebKit sends from such a frame, for docs/browsers.md.
+      expect(request.origin).toBe('null')
+    },
+  )
+}
