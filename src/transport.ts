@@ -87,9 +87,7 @@ export function invitationUrl({ endpoint, apiKey }: Pick<ResolvedSettings, 'endp
   const url = `${endpoint}/api/${encodeURIComponent(apiKey)}/invitation`
   if (/^https?:/.test(endpoint)) return url
   if (!origin || origin === 'null') {
-    throw new TypeError(
-      `Trustpilot: setting "endpoint" is a path, ${origin ? OPAQUE_ORIGIN : NO_PAGE_ORIGIN}`,
-    )
+    throw new TypeError(`Trustpilot: setting "endpoint" is a path, ${origin ? OPAQUE_ORIGIN : NO_PAGE_ORIGIN}`)
   }
   return origin + url
 }
