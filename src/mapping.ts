@@ -126,7 +126,8 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   const ev = bag(event)
   if (ev.type !== 'track' || ev.event !== ORDER_COMPLETED) return { skip: 'not an Order Completed track event' }
   const properties = bag(ev.properties)
-  const contextTraits = bag(bag(ev.context).traits)
+  const context = bag(ev.context)
+  const contextTraits = bag(context.traits)
   const traits = bag(userTraits)
 
   const orderId = properties.order_id
@@ -141,7 +142,7 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   // Consent stamp check: every listed category must be granted `true`.
   const required = settings.consentCategories
   if (required) {
-    const preferences = bag(bag(ev.context).consent).categoryPreferences
+    const preferences = bag(context.consent).categoryPreferences
     if (!isBag(preferences)) {
       return skip('no consent stamp (context.consent.categoryPreferences); consentCategories requires one')
     }
@@ -153,8 +154,9 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
   // The event's own templateId, locale and tags, over the settings' (Segment's convention: a
   // destination's entry in `integrations` may be an object of options).
   const options: Bag = {}
+  const ownOptions = bag(bag(ev.integrations).Trustpilot)
   for (const [field, check, rule] of PER_ORDER) {
-    const own = bag(bag(ev.integrations).Trustpilot)[field]
+    const own = ownOptions[field]
     if (!isAbsent(own) && !check(own)) return skip(`${ORDER_OPTIONS}.${field} ${rule}`)
     // Absent, null or '' on the event: the setting stands, as for the settings themselves. A value
     // that passed its check is never falsy, so `||` falls back for exactly those.
@@ -182,15 +184,15 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
 
   // Order properties: `name` + `surname` (or `last_name`), else `first_name` + `last_name`; `surname`
   // counts only after a `name`. Then the event's traits, then the user's.
+  const name = text(properties.name)
   const recipientName =
-    joinName(
-      text(properties.name) || text(properties.first_name),
-      (text(properties.name) && text(properties.surname)) || text(properties.last_name),
-    ) ||
+    joinName(name || text(properties.first_name), (name && text(properties.surname)) || text(properties.last_name)) ||
     nameOfTraits(contextTraits) ||
     nameOfTraits(traits)
   // What Trustpilot's own shop integrations (Magento, WooCommerce) send with the invitation.
-  const { total, revenue, currency } = properties
+  const { total, revenue } = properties
+  // Read once, for the body and every product: a string only (a number is no currency code).
+  const currency = isText(properties.currency) && text(properties.currency)
   const body = present<InvitationBody>({
     recipientEmail: email,
     referenceId,
@@ -198,31 +200,33 @@ export function mapOrder(event: unknown, userTraits: unknown, settings: Resolved
     recipientName,
     ...options,
     totalCost: Number.isFinite(total) ? total : Number.isFinite(revenue) && revenue,
-    currency: isText(currency) && text(currency),
+    currency,
   })
 
   // slice first: a sparse array of length 2³²−1 from shop code must not freeze the page.
   const products = (Array.isArray(properties.products) ? properties.products : [])
     .slice(0, MAX_PRODUCTS)
     .filter(isBag)
-    .map((item) =>
+    .map((item) => {
       // Trustpilot's field names, each read from the Segment product property (`sku` falls back to
       // `product_id`); `categories` is a list of the one `category`; `price` only when it is a finite
       // number; `currency` is the order's, on every product, as Trustpilot's shop plugins send it.
-      present<InvitationProduct>({
-        sku: text(item.sku) || text(item.product_id),
+      const productId = text(item.product_id)
+      const category = text(item.category)
+      return present<InvitationProduct>({
+        sku: text(item.sku) || productId,
         name: text(item.name),
         productUrl: text(item.url),
         imageUrl: text(item.image_url),
         brand: text(item.brand),
-        productId: text(item.product_id),
+        productId,
         gtin: text(item.gtin),
         mpn: text(item.mpn),
-        categories: text(item.category) && [text(item.category)],
+        categories: category && [category],
         price: Number.isFinite(item.price) && item.price,
-        currency: text(properties.currency),
-      }),
-    )
+        currency,
+      })
+    })
   // Each sku once, in order; a product without one adds none.
   const productSkus = [...new Set(products.map((product) => product.sku))].filter((sku) => sku) as string[]
   return { invitation: { body, products, productSkus } }

@@ -188,6 +188,17 @@ describe('products', () => {
       { sku: 'd', currency: 'EUR' },
     ])
   })
+  test("each product's currency is the body's: one read of properties.currency, by one rule", () => {
+    for (const currency of ['EUR', ' EUR ', 978, '', '  ', null, ['EUR'], { code: 'EUR' }]) {
+      const invitation = invitationOf(
+        order({ order_id: 'o', email: 'a@b.co', currency, products: [{ sku: 'a' }, { sku: 'b' }] }),
+      )
+      const label = `currency ${JSON.stringify(currency)}`
+      for (const product of invitation.products) assert.equal(product.currency, invitation.body.currency, label)
+      // 978 is ISO 4217's number for EUR, not its code: neither the body nor a product sends it.
+      if (currency === 978) assert.ok(!('currency' in (invitation.products[0] ?? {})), label)
+    }
+  })
   test('no currency on the order, or a price that is not a finite number: left out', () => {
     const prices = [Number.NaN, Number.POSITIVE_INFINITY, null, '5', { amount: 5 }]
     assert.deepEqual(
