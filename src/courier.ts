@@ -230,3 +230,35 @@ export function createCourier({
 
   return courier
 }
+
+/** What the courier's callbacks go to once it is here: the outbox (outbox.ts). */
+export type RetryScheduler = Pick<CourierOptions, 'retry' | 'settled'>
+
+/**
+ * The courier's `retry`: a transient failure goes to the outbox, which schedules the next attempt. The
+ * first one loads the outbox; if it can't load, the invitation stays stored as it is, and the outcome
+ * says why (going back online, a later order or a later page tries again).
+ * @param loaded the outbox, once it is here
+ */
+export function handOverRetries(
+  loaded: () => RetryScheduler | undefined,
+  loadOutbox: () => Promise<RetryScheduler>,
+  report: CourierOptions['report'],
+): CourierOptions['retry'] {
+  return (id, invitation, error) => {
+    const outbox = loaded()
+    if (outbox) return outbox.retry(id, invitation, error)
+    loadOutbox().then(
+      (ready) => {
+        ready.retry(id, invitation, error)
+        // The delivery ended before the outbox was here: its first look at what is stored.
+        ready.settled()
+      },
+      (problem: Error) =>
+        report(
+          { status: 'retrying', referenceId: id, reason: `${error.message}; ${problem.message}`, error },
+          invitation,
+        ),
+    )
+  }
+}

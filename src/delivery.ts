@@ -6,13 +6,13 @@
  * outbox.ts) is a module of its own, imported the first time one of those comes up.
  */
 import type { Context } from '@segment/analytics-next'
-import { ALREADY_INVITED, createCourier } from './courier.js'
+import { ALREADY_INVITED, type Courier, createCourier, handOverRetries } from './courier.js'
 import { RetryableError } from './errors.js'
 import { dropOrder, type Order } from './inbox.js'
 import { OUTCOME_EVENT, PLUGIN_NAME } from './keys.js'
 import { type Invitation, mapOrder, referenceOf } from './mapping.js'
 import { applyMiddleware } from './middleware.js'
-import type { Outbox } from './outbox.js'
+import type { Outbox, OutboxOptions } from './outbox.js'
 import type { ResolvedSettings } from './settings.js'
 import { createStore } from './store.js'
 import { apiTransport, type Transport } from './transport.js'
@@ -30,6 +30,20 @@ export interface DeliveryHost {
   middleware?: TrustpilotMiddleware[]
   /** Web Locks, where the page has them (tests pass their own). */
   locks?: LockManager
+  /** How the rarely needed parts are imported: `import()` of the files beside this one (tests pass their own). */
+  modules?: DeliveryModules
+}
+
+/** The parts of delivery that are files of their own in dist/, imported the first time they are needed. */
+export interface DeliveryModules {
+  outbox(): Promise<{ createOutbox(options: OutboxOptions): Outbox }>
+  scriptTransport(): Promise<{ scriptTransport(settings: ResolvedSettings): Transport }>
+}
+
+/** Literal specifiers, so a shop's bundler (and a CDN's browser) finds each file beside this one. */
+const IMPORTED: DeliveryModules = {
+  outbox: () => import('./outbox.js'),
+  scriptTransport: () => import('./script-transport.js'),
 }
 
 /** What the module uses of analytics-next's instance. */
@@ -111,12 +125,12 @@ function onDemand<T>(load: () => Promise<T>, what: string): () => Promise<T> {
   return () =>
     (loading ??= load().catch((error) => {
       loading = undefined
-      throw new RetryableError(`${what} did not load (${error})`, undefined, undefined, { cause: error })
+      throw new RetryableError(`${what} did not load (${error})`, { cause: error })
     }))
 }
 
 export function startDelivery(host: DeliveryHost): Delivery {
-  const { settings, middleware = [], analytics, locks = globalThis.navigator?.locks } = host
+  const { settings, middleware = [], analytics, locks = globalThis.navigator?.locks, modules = IMPORTED } = host
   const reportToPage = pageReporter(host)
   /** Every outcome goes to the page; with `trackOutcomes`, each final one to Segment too. */
   const report: Report = (outcome, invitation, ctx) => {
@@ -142,50 +156,34 @@ export function startDelivery(host: DeliveryHost): Delivery {
   const store = createStore(settings.apiKey, warn)
   // Trustpilot's own script as the transport is a module of its own: few shops choose it.
   const script = onDemand(
-    () => import('./script-transport.js').then((module) => module.scriptTransport(settings)),
+    () => modules.scriptTransport().then((module) => module.scriptTransport(settings)),
     'the script transport',
   )
   const transport: Transport =
     settings.transport === 'script'
       ? { send: (...args) => script().then((scripted) => scripted.send(...args)) }
       : apiTransport(settings)
-  /** The rest of the outbox, once it is here: new invitations then go through it, so its cap applies. */
-  let loaded: Outbox | undefined
   /**
-   * The rest of the outbox, imported the first time a retry, a timer or stored work needs it. If it
-   * can't load, what is stored stays stored: going back online, a later order or a later page tries
-   * again.
+   * The outbox, once it is here: the one object delivery then talks to (it wraps the courier, and its
+   * cap applies to new invitations). Until then the courier alone, which is all an order page needs
+   * when Trustpilot answers.
    */
-  const outbox = onDemand(
+  let outbox: Outbox | undefined
+  const sender = (): Courier | Outbox => outbox ?? courier
+  /** Imported the first time a retry, a timer or stored work needs it; again after a failure. */
+  const loadOutbox = onDemand(
     () =>
-      import('./outbox.js').then(
-        (module) => (loaded = module.createOutbox({ settings, store, report, locks, courier })),
-      ),
+      modules.outbox().then((module) => (outbox = module.createOutbox({ settings, store, report, locks, courier }))),
     'the outbox',
   )
-  // The courier's callbacks, wired once: the outbox schedules what fails, and loads for the first one.
   const courier = createCourier({
     settings,
     store,
     transport,
     report,
     locks,
-    retry: (id, invitation, error) =>
-      loaded
-        ? loaded.retry(id, invitation, error)
-        : outbox().then(
-            (ready) => {
-              ready.retry(id, invitation, error)
-              // The delivery's end came before the outbox did: its first look at what is stored.
-              ready.settled()
-            },
-            (problem: Error) =>
-              report(
-                { status: 'retrying', referenceId: id, reason: `${error.message}; ${problem.message}`, error },
-                invitation,
-              ),
-          ),
-    settled: () => loaded?.settled(),
+    retry: handOverRetries(() => outbox, loadOutbox, report),
+    settled: () => outbox?.settled(),
   })
 
   /** Maps the order as it is now and hands it to the outbox; `event` replaces the order's own. */
@@ -196,7 +194,7 @@ export function startDelivery(host: DeliveryHost): Delivery {
     // What would have gone: reported (and, with debug, logged) instead of stored and sent.
     else if (settings.dryRun) skip(DRY_RUN, ctx, keptKey, mapped.invitation.body.referenceId, mapped.invitation)
     else {
-      ;(loaded ?? courier).submit(mapped.invitation)
+      sender().submit(mapped.invitation)
       // Only now: the invitation is in the outbox.
       if (keptKey) dropOrder(keptKey)
     }
@@ -226,16 +224,10 @@ export function startDelivery(host: DeliveryHost): Delivery {
 
   return {
     take,
-    flush: () => outbox().then((o) => o.flush(), ignore),
-    retryNow: () => outbox().then((o) => o.retryNow(), ignore),
-    setLeaving(leaving) {
-      courier.setLeaving(leaving)
-      // Back from the back/forward cache: only an outbox that was here has anything to look at again.
-      if (!leaving) loaded?.flush()
-    },
-    stop() {
-      courier.stop()
-      loaded?.stop()
-    },
+    flush: () => loadOutbox().then((loaded) => loaded.flush(), ignore),
+    retryNow: () => loadOutbox().then((loaded) => loaded.retryNow(), ignore),
+    // Back from the back/forward cache, an outbox that was here looks at what is stored again.
+    setLeaving: (leaving) => sender().setLeaving(leaving),
+    stop: () => sender().stop(),
   }
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
-import { createCourier, KEPT_IN_MEMORY } from '../src/courier'
+import { createCourier, handOverRetries, KEPT_IN_MEMORY } from '../src/courier'
 import { InvitationRejectedError, RetryableError } from '../src/errors'
 import { KEY_PREFIX } from '../src/keys'
 import { type Invitation, mapOrder } from '../src/mapping'
@@ -119,7 +119,7 @@ describe('courier', () => {
       [
         'HTTP 500',
         () => {
-          throw new RetryableError('Trustpilot answered HTTP 500', 500)
+          throw new RetryableError('Trustpilot answered HTTP 500', { status: 500 })
         },
         'retry',
         false,
@@ -127,7 +127,7 @@ describe('courier', () => {
       [
         'HTTP 400',
         () => {
-          throw new InvitationRejectedError(400)
+          throw new InvitationRejectedError('Trustpilot rejected the invitation (HTTP 400)', { status: 400 })
         },
         'failed',
         false,
@@ -300,7 +300,7 @@ describe('courier, where nothing outlives the page (localStorage refuses every w
     const hang = () => new Promise<SendResult>(() => {})
     let failNext = new Set(['waiting', 'retried'])
     const { courier, store, outcomes, retries } = courierWith((_step, id) => {
-      if (failNext.has(id)) throw new RetryableError('Trustpilot answered HTTP 503', 503)
+      if (failNext.has(id)) throw new RetryableError('Trustpilot answered HTTP 503', { status: 503 })
       return hang()
     })
     courier.submit(invitation('on-the-wire'))
@@ -337,5 +337,64 @@ describe('courier, where nothing outlives the page (localStorage refuses every w
     courier.setLeaving(true)
     assert.deepEqual(outcomes, [])
     courier.stop()
+  })
+})
+
+describe('handOverRetries: a transient failure goes to the outbox, loaded for the first one', () => {
+  const error = new RetryableError('Trustpilot answered HTTP 503', { status: 503 })
+  /** An outbox that records what it was told, in order. */
+  const recordingOutbox = () => {
+    const told: string[] = []
+    return { told, outbox: { retry: (id: string) => told.push(`retry ${id}`), settled: () => told.push('settled') } }
+  }
+
+  test('once the outbox is here: straight to it, nothing loaded', () => {
+    const { told, outbox } = recordingOutbox()
+    let loads = 0
+    const retry = handOverRetries(
+      () => outbox,
+      async () => {
+        loads++
+        return outbox
+      },
+      () => assert.fail('nothing to report'),
+    )
+    retry('here', invitation('here'), error)
+    assert.deepEqual([told, loads], [['retry here'], 0])
+  })
+
+  test('the first: the outbox is loaded, takes the retry, then looks at what is stored (the delivery ended before it came)', async () => {
+    const { told, outbox } = recordingOutbox()
+    const retry = handOverRetries(
+      () => undefined,
+      async () => outbox,
+      () => assert.fail('nothing to report'),
+    )
+    retry('first', invitation('first'), error)
+    await sleep(1)
+    assert.deepEqual(told, ['retry first', 'settled'])
+  })
+
+  test("an outbox that can't load: the invitation stays as stored, and the outcome says both why", async () => {
+    const reports: Array<{ outcome: TrustpilotOutcome; invitation: Invitation }> = []
+    const retry = handOverRetries(
+      () => undefined,
+      () => Promise.reject(new RetryableError('the outbox did not load (Error: offline)')),
+      (outcome, invitation) => reports.push({ outcome, invitation }),
+    )
+    const offline = invitation('offline')
+    retry('offline', offline, error)
+    await sleep(1)
+    assert.deepEqual(reports, [
+      {
+        outcome: {
+          status: 'retrying',
+          referenceId: 'offline',
+          reason: 'Trustpilot answered HTTP 503; the outbox did not load (Error: offline)',
+          error,
+        },
+        invitation: offline,
+      },
+    ])
   })
 })

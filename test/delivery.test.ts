@@ -1,14 +1,13 @@
 /**
  * The delivery module (delivery.ts) as the entry starts it: an order page that Trustpilot answers
  * never loads the outbox; a transient failure loads it, and it takes the retry; an outbox that can't
- * load leaves the invitation stored and says so. Which modules load is watched with a resolve hook.
+ * load leaves the invitation stored and says so. Which modules load is watched through the module's
+ * own seam for its imports (`modules`).
  */
 import assert from 'node:assert/strict'
-import { register } from 'node:module'
 import { describe, mock, test } from 'node:test'
-import { MessageChannel } from 'node:worker_threads'
 import type { Context } from '@segment/analytics-next'
-import { startDelivery } from '../src/delivery'
+import { type DeliveryModules, startDelivery } from '../src/delivery'
 import { orderOf } from '../src/inbox'
 import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
@@ -16,49 +15,30 @@ import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
 import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
 import { fakeTrustpilotPage, inAPage, sleep, until } from './helpers'
 
-/** Counts imports of the delivery module's parts, and fails the next imports of a part it is told of. */
-const hooks = `
-let port
-const failing = { outbox: 0, 'script-transport': 0 }
-export function initialize(data) {
-  port = data.port
-  port.on('message', ({ part, times }) => {
-    failing[part] = times
-    port.postMessage('ready')
-  })
-  port.unref()
-}
-export async function resolve(specifier, context, next) {
-  const part = /^\\.\\/(outbox|script-transport)\\.js$/.exec(specifier)?.[1]
-  if (part && context.parentURL?.includes('/src/delivery')) {
-    port.postMessage(part)
+/**
+ * The delivery module's parts as this file imports them: each import is counted, and the next
+ * `failing[part]` imports of a part fail, as an offline page's would.
+ */
+const imported: Array<keyof DeliveryModules> = []
+const failing: Record<keyof DeliveryModules, number> = { outbox: 0, scriptTransport: 0 }
+function importPart<T>(part: keyof DeliveryModules, load: () => Promise<T>) {
+  return () => {
+    imported.push(part)
     if (failing[part] > 0) {
       failing[part]--
-      throw new Error('offline')
+      return Promise.reject(new Error('offline'))
     }
+    return load()
   }
-  return next(specifier, context)
 }
-`
-const channel = new MessageChannel()
-const imported: string[] = []
-let ready: () => void = () => {}
-channel.port1.on('message', (part: string) => (part === 'ready' ? ready() : imported.push(part)))
-channel.port1.unref()
-register(`data:text/javascript,${encodeURIComponent(hooks)}`, import.meta.url, {
-  data: { port: channel.port2 },
-  transferList: [channel.port2],
-})
-/** Tells the hooks thread to fail the next `times` imports of `part`, and waits until it has heard. */
-const failNextImports = (times: number, part: 'outbox' | 'script-transport' = 'outbox') =>
-  new Promise<void>((resolve) => {
-    channel.port1.ref()
-    ready = () => {
-      channel.port1.unref()
-      resolve()
-    }
-    channel.port1.postMessage({ part, times })
-  })
+const modules: DeliveryModules = {
+  outbox: importPart('outbox', () => import('../src/outbox')),
+  scriptTransport: importPart('scriptTransport', () => import('../src/script-transport')),
+}
+/** Fails the next `times` imports of `part`. */
+const failNextImports = (times: number, part: keyof DeliveryModules = 'outbox') => {
+  failing[part] = times
+}
 
 const env = fakeTrustpilotPage()
 const { fake } = env
@@ -71,6 +51,7 @@ function deliveryUnderTest(overrides: Record<string, unknown> = {}) {
   const outcomes: Array<{ outcome: TrustpilotOutcome }> = []
   const delivery = startDelivery({
     settings: resolveSettings({ apiKey: API_KEY, timeoutMs: 200, ...overrides }),
+    modules,
     analytics: () => ({
       emit: (event, outcome) => event === 'trustpilot' && outcomes.push({ outcome: outcome as TrustpilotOutcome }),
       track() {},
@@ -87,13 +68,12 @@ describe('delivery module', () => {
     delivery.take(order(SEED_PROPERTIES))
     await until(() => statuses().includes('sent'))
     assert.equal(fake.requests.length, 2)
-    await sleep(50) // what the hooks thread saw has arrived
     assert.deepEqual(imported, [])
     delivery.stop()
   })
 
   test('an outbox that cannot load: the invitation stays stored, the outcome says why; the next occasion loads it', async () => {
-    await failNextImports(1)
+    failNextImports(1)
     fake.script.push(503)
     const { delivery, outcomes, statuses } = deliveryUnderTest()
     delivery.take(order({ ...SEED_PROPERTIES, order_id: 'offline' }))
@@ -251,7 +231,7 @@ describe('delivery module', () => {
         'scripted',
       )
       assert.equal(fake.requests.length, 0, 'no request of its own')
-      await until(() => imported.includes('script-transport'))
+      await until(() => imported.includes('scriptTransport'))
       delivery.stop()
     } finally {
       delete page.document
@@ -260,7 +240,7 @@ describe('delivery module', () => {
   })
 
   test("the script transport that cannot load: the outcome says so, and its error keeps the import's as cause", async () => {
-    await failNextImports(1, 'script-transport')
+    failNextImports(1, 'scriptTransport')
     const { delivery, outcomes } = deliveryUnderTest({ transport: 'script' })
     delivery.take(order({ ...SEED_PROPERTIES, order_id: 'no-script' }))
     await until(() => outcomes.length > 0)
