@@ -103,7 +103,7 @@ export function createPlugin(settings: ResolvedSettings, loadDelivery: LoadDeliv
       })
       .catch((error) => {
         starting = undefined
-        throw new RetryableError(`the delivery module did not load (${error})`, undefined, undefined, { cause: error })
+        throw new RetryableError(`the delivery module did not load (${error})`, { cause: error })
       })
     return starting
   }

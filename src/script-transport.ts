@@ -80,7 +80,7 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
         const error = await withTimeout(answer, settings.timeoutMs, "no answer from Trustpilot's script")
         if (error) {
           const message = error instanceof Error ? error.message : String(error)
-          throw new InvitationRejectedError(undefined, `rejected the invitation through its script: ${message}`)
+          throw new InvitationRejectedError(`Trustpilot rejected the invitation through its script: ${message}`)
         }
       }
       // After the previous invitation's turn, however that ended.

@@ -40,12 +40,17 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
 /** Maps a Trustpilot status to the protocol's meaning; throws the typed error for failures. */
 export function interpretStatus(status: number, step: Step, retryAfter: string | null): SendResult {
   if (status === 202 && step === 'invite') return 'needs-products'
-  if (status >= 251 && status <= 253) throw new IntegrationDisabledError(status)
+  if (status >= 251 && status <= 253) {
+    throw new IntegrationDisabledError(`Trustpilot integration disabled or domain blocked (HTTP ${status})`, { status })
+  }
   if (status >= 200 && status < 300) return 'created'
   if (status === 429 || status >= 500) {
-    throw new RetryableError(`Trustpilot answered HTTP ${status}`, status, parseRetryAfter(retryAfter))
+    throw new RetryableError(`Trustpilot answered HTTP ${status}`, {
+      status,
+      retryAfterMs: parseRetryAfter(retryAfter),
+    })
   }
-  throw new InvitationRejectedError(status)
+  throw new InvitationRejectedError(`Trustpilot rejected the invitation (HTTP ${status})`, { status })
 }
 
 /** What a network error on Trustpilot's own host adds, while the browser is online. */
@@ -126,14 +131,9 @@ export function apiTransport(settings: ResolvedSettings): Transport {
             // we gave up on it, which no one hears of any more).
             // A page online, and no answer from Trustpilot's own host: a blocker is the likely cause.
             const blocked = trustpilotsHost && onlinePage()
-            throw new RetryableError(
-              `network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`,
-              undefined,
-              undefined,
-              {
-                cause: error,
-              },
-            )
+            throw new RetryableError(`network error: ${error.message}${blocked ? `; ${BLOCKED}` : ''}`, {
+              cause: error,
+            })
           }),
           settings.timeoutMs * (keepalive ? KEEPALIVE_PATIENCE : 1),
           'no answer from Trustpilot',

@@ -243,15 +243,41 @@ describe('what each status means', () => {
       (error: RetryableError) => error.retryAfterMs === 7_000 && error.message === 'Trustpilot answered HTTP 503',
     )
   })
-  test('error messages', () => {
-    assert.equal(new InvitationRejectedError(404).message, 'Trustpilot rejected the invitation (HTTP 404)')
-    assert.equal(
-      new IntegrationDisabledError(252).message,
-      'Trustpilot integration disabled or domain blocked (HTTP 252)',
+  test('each answer throws its class, with the message and status a shop sees', () => {
+    const thrown = (status: number) => {
+      try {
+        interpretStatus(status, 'invite', null)
+      } catch (error) {
+        return error as InvitationRejectedError
+      }
+      assert.fail(`HTTP ${status} threw nothing`)
+    }
+    const disabled = thrown(252)
+    assert.ok(disabled instanceof IntegrationDisabledError && disabled instanceof InvitationRejectedError)
+    assert.deepEqual(
+      [disabled.name, disabled.message, disabled.status],
+      ['IntegrationDisabledError', 'Trustpilot integration disabled or domain blocked (HTTP 252)', 252],
     )
-    assert.equal(new InvitationRejectedError(undefined, 'said no').message, 'Trustpilot said no')
-    assert.ok(new IntegrationDisabledError(252) instanceof InvitationRejectedError)
-    assert.equal(new DeliveryAbandonedError('x').name, 'DeliveryAbandonedError')
+    const rejected = thrown(404)
+    assert.deepEqual(
+      [rejected.name, rejected.message, rejected.status],
+      ['InvitationRejectedError', 'Trustpilot rejected the invitation (HTTP 404)', 404],
+    )
+  })
+  test('the classes: a whole message, and only the optional fields given', () => {
+    const cause = new TypeError('Failed to fetch')
+    const retryable = new RetryableError('network error: Failed to fetch', { cause })
+    assert.deepEqual([retryable.status, retryable.retryAfterMs, retryable.cause], [undefined, undefined, cause])
+    assert.ok(!('status' in retryable), 'no field for what was not given')
+    const answered = new RetryableError('Trustpilot answered HTTP 429', { status: 429, retryAfterMs: 5_000 })
+    assert.deepEqual([answered.status, answered.retryAfterMs, answered.cause], [429, 5_000, undefined])
+    assert.equal(new InvitationRejectedError('Trustpilot said no').status, undefined)
+    const abandoned = new DeliveryAbandonedError('gave up', { cause })
+    assert.deepEqual([abandoned.name, abandoned.message, abandoned.cause], ['DeliveryAbandonedError', 'gave up', cause])
+    for (const error of [retryable, abandoned]) {
+      // As Error keeps it: not enumerable, so JSON and spreads leave it out.
+      assert.equal(Object.getOwnPropertyDescriptor(error, 'cause')?.enumerable, false)
+    }
   })
 })
 

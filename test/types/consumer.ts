@@ -47,7 +47,10 @@ onTrustpilotOutcome(analytics, (outcome: TrustpilotOutcome) => {
   if (outcome.error instanceof RetryableError) console.log(outcome.error.retryAfterMs)
   console.log(status, reference, reason)
 })
-const errors: Error[] = [new DeliveryAbandonedError('x'), new IntegrationDisabledError(251)]
+const errors: Error[] = [
+  new DeliveryAbandonedError('x'),
+  new IntegrationDisabledError('Trustpilot integration disabled or domain blocked (HTTP 251)', { status: 251 }),
+]
 console.log(errors)
 
 // @ts-expect-error apiKey is required
