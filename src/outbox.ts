@@ -90,19 +90,20 @@ export type NextAttempt =
   | { attempts: number; giveUp: 'attempts' | 'age' }
 
 /**
- * The retry policy: attempt `entry.attempts + 1` failed at `at`. Past `maxAttempts` attempts or
- * `maxAgeMs` of age, give up; else wait the backoff, or the server's Retry-After when it is longer.
+ * The retry policy: attempt `entry.attempts + 1` failed at `at`. At `maxAttempts` attempts (a
+ * fraction is one more) or `maxAgeHours` of age, give up; else wait the backoff, or the server's
+ * Retry-After when it is longer.
  */
 export function nextAttempt(
   entry: Pick<OutboxEntry, 'attempts' | 'createdAt'>,
   retryAfterMs: number | undefined,
   at: number,
-  { maxAttempts, maxAgeMs }: Pick<ResolvedSettings, 'maxAttempts' | 'maxAgeMs'>,
+  { maxAttempts, maxAgeHours }: Pick<ResolvedSettings, 'maxAttempts' | 'maxAgeHours'>,
   random: () => number,
 ): NextAttempt {
   const attempts = entry.attempts + 1
   if (attempts >= maxAttempts) return { attempts, giveUp: 'attempts' }
-  if (at - entry.createdAt >= maxAgeMs) return { attempts, giveUp: 'age' }
+  if (at - entry.createdAt >= maxAgeHours * 3_600_000) return { attempts, giveUp: 'age' }
   const waitMs = Math.max(backoffMs(attempts, random), retryAfterMs ?? 0)
   return { attempts, nextAt: at + waitMs, waitMs }
 }
@@ -160,7 +161,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const limit =
         next.giveUp === 'attempts'
           ? `gave up after ${next.attempts} attempts`
-          : `gave up: older than ${settings.maxAgeMs / 3_600_000} hours`
+          : `gave up: older than ${settings.maxAgeHours} hours`
       const abandoned = new DeliveryAbandonedError(`${limit}; last error: ${error.message}`, { cause: error })
       return courier.giveUp(id, invitation, abandoned)
     }

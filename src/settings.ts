@@ -18,8 +18,9 @@ export interface ResolvedSettings {
   source: string
   debug: boolean
   timeoutMs: number
+  /** A fraction is one more attempt: the outbox compares a whole count against it. */
   maxAttempts: number
-  maxAgeMs: number
+  maxAgeHours: number
   consentCategories: string[] | undefined
   excludeAudiences: string[]
   templateId: string | undefined
@@ -45,7 +46,7 @@ const fail = (setting: string, problem: string): never => {
 export const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
 
 const ENDPOINT_RULE =
-  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on the page\'s origin ("/trustpilot"), with no query, hash or credentials'
+  'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on this origin ("/trustpilot"), with no query, hash or credentials'
 
 /**
  * A path on the page's own origin ('/trustpilot', where the shop serves the relay). Kept as a path:
@@ -85,23 +86,34 @@ const POSITIVE: Kind = [isPositive, 'must be a positive number']
 const BOOLEAN: Kind = [(v) => typeof v === 'boolean', 'must be true or false']
 /** Every setting but the two read first. */
 type OptionalName = Exclude<keyof TrustpilotSettings, 'apiKey' | 'endpoint'>
-/** An optional setting: its name, kind and default, and its key in ResolvedSettings if not its name. */
-type Optional = readonly [name: OptionalName, kind: Kind, fallback?: unknown, key?: keyof ResolvedSettings]
+/** An optional setting: its name (its key in ResolvedSettings too), kind and default. */
+type Optional = readonly [name: OptionalName, kind: Kind, fallback?: unknown]
 
-/** The optional settings' table: each row's name is a key of TrustpilotSettings. */
-const optionalSettings = () =>
+/**
+ * The optional settings' table: each row's name is a key of TrustpilotSettings. Made per call, with the
+ * resolved endpoint: Trustpilot's script can't come through the relay, so a path takes only 'api'.
+ */
+const optionalSettings = (endpoint: string) =>
   [
     ['source', TEXT, DEFAULT_SOURCE],
     ['debug', BOOLEAN, false],
     ['timeoutMs', POSITIVE, 10_000],
     ['maxAttempts', POSITIVE, 10],
-    ['maxAgeHours', POSITIVE, 72, 'maxAgeMs'],
+    ['maxAgeHours', POSITIVE, 72],
     ['consentCategories', TEXTS],
     ['excludeAudiences', TEXTS, []],
     ['templateId', TEXT],
     ['locale', TEXT],
     ['tags', TEXTS],
-    ['transport', [(v) => v === 'api' || v === 'script', 'must be "api" or "script"'], 'api'],
+    [
+      'transport',
+      [
+        // A path is the only endpoint that doesn't start with "http" (resolveEndpoint).
+        (v) => v === 'api' || (v === 'script' && endpoint[0] === 'h'),
+        'must be "api" or "script" ("api" with a path endpoint)',
+      ],
+      'api',
+    ],
     ['trackOutcomes', BOOLEAN, false],
     ['dryRun', BOOLEAN, false],
   ] as const satisfies readonly Optional[]
@@ -121,17 +133,9 @@ export function resolveSettings(input: TrustpilotSettings): ResolvedSettings {
   } as ResolvedSettings & Record<string, unknown>
   // One table and one loop rather than a call per setting, for the entry's size. Read in this order,
   // so an error names the first bad setting; made per call, so each gets its own [] of audiences.
-  for (const [name, [check, rule], fallback, key = name] of optionalSettings() as readonly Optional[]) {
+  for (const [name, [check, rule], fallback] of optionalSettings(resolved.endpoint) as readonly Optional[]) {
     const value = settings[name]
-    ;(resolved as Record<string, unknown>)[key] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
+    ;(resolved as Record<string, unknown>)[name] = isAbsent(value) ? fallback : check(value) ? value : fail(name, rule)
   }
-  // The relay forwards invitations, not Trustpilot's script: tp.min.js can't come from a path.
-  // A path is the only endpoint that doesn't start with "http" (resolveEndpoint).
-  if (resolved.transport !== 'api' && resolved.endpoint[0] !== 'h') {
-    fail('transport', 'must be "api" when setting "endpoint" is a path (the relay forwards no script)')
-  }
-  // A fraction of an attempt is one more attempt; maxAgeMs was given in hours.
-  resolved.maxAttempts = Math.ceil(resolved.maxAttempts)
-  resolved.maxAgeMs *= 3_600_000
   return resolved
 }

@@ -43,7 +43,7 @@ describe('dueAt', () => {
 })
 
 describe('nextAttempt', () => {
-  const limits = { maxAttempts: 3, maxAgeMs: 1_000_000 }
+  const limits = { maxAttempts: 3, maxAgeHours: 1 }
   const half = () => 0 // jitter at its lowest: 50% of the backoff
   const full = () => 1 // at its highest: all of it
   test('the first failure: attempt 1, next after the backoff', () =>
@@ -82,20 +82,28 @@ describe('nextAttempt', () => {
       attempts: 1,
       giveUp: 'attempts',
     }))
-  test('at exactly maxAgeMs of age it gives up; a millisecond younger it does not', () => {
-    assert.deepEqual(nextAttempt({ attempts: 0, createdAt: 5 }, undefined, 1_000_005, limits, full), {
+  test('at exactly maxAgeHours of age it gives up; a millisecond younger it does not', () => {
+    assert.deepEqual(nextAttempt({ attempts: 0, createdAt: 5 }, undefined, 3_600_005, limits, full), {
       attempts: 1,
       giveUp: 'age',
     })
-    assert.equal('giveUp' in nextAttempt({ attempts: 0, createdAt: 5 }, undefined, 1_000_004, limits, full), false)
+    assert.equal('giveUp' in nextAttempt({ attempts: 0, createdAt: 5 }, undefined, 3_600_004, limits, full), false)
+  })
+  test('a fraction of maxAttempts is one more attempt (2.5: the third failure gives up)', () => {
+    const twoAndAHalf = { ...limits, maxAttempts: 2.5 }
+    assert.equal('giveUp' in nextAttempt({ attempts: 1, createdAt: 0 }, undefined, 0, twoAndAHalf, full), false)
+    assert.deepEqual(nextAttempt({ attempts: 2, createdAt: 0 }, undefined, 0, twoAndAHalf, full), {
+      attempts: 3,
+      giveUp: 'attempts',
+    })
   })
   test('attempts are checked before age', () =>
-    assert.deepEqual(nextAttempt({ attempts: 2, createdAt: 0 }, undefined, 2_000_000, limits, full), {
+    assert.deepEqual(nextAttempt({ attempts: 2, createdAt: 0 }, undefined, 7_200_000, limits, full), {
       attempts: 3,
       giveUp: 'attempts',
     }))
   test('the backoff is capped at 10 minutes', () => {
-    const many = { maxAttempts: 100, maxAgeMs: Number.POSITIVE_INFINITY }
+    const many = { maxAttempts: 100, maxAgeHours: Number.POSITIVE_INFINITY }
     assert.equal(
       (nextAttempt({ attempts: 40, createdAt: 0 }, undefined, 0, many, full) as { waitMs: number }).waitMs,
       600_000,

@@ -14,7 +14,7 @@ describe('settings', () => {
     assert.equal(s.debug, false)
     assert.equal(s.timeoutMs, 10_000)
     assert.equal(s.maxAttempts, 10)
-    assert.equal(s.maxAgeMs, 72 * 3_600_000)
+    assert.equal(s.maxAgeHours, 72)
     assert.equal(s.transport, 'api')
     assert.equal(s.trackOutcomes, false)
     assert.equal(s.dryRun, false)
@@ -108,8 +108,8 @@ describe('settings', () => {
       })
       assert.equal(s.trackOutcomes, false)
       assert.deepEqual(
-        [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeMs, s.transport, s.tags, s.templateId],
-        ['InvitationScript', false, 10_000, 10, 72 * 3_600_000, 'api', undefined, undefined],
+        [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeHours, s.transport, s.tags, s.templateId],
+        ['InvitationScript', false, 10_000, 10, 72, 'api', undefined, undefined],
       )
       assert.equal(s.consentCategories, undefined)
       assert.deepEqual(s.excludeAudiences, [])
@@ -132,8 +132,9 @@ describe('settings', () => {
       excludeAudiences: ['x'],
     })
     assert.deepEqual(
-      [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeMs, s.transport, s.tags, s.templateId, s.locale],
-      ['Shop', true, 2_500, 3, 3_600_000, 'script', ['a'], 't', 'da-DK'],
+      [s.source, s.debug, s.timeoutMs, s.maxAttempts, s.maxAgeHours, s.transport, s.tags, s.templateId, s.locale],
+      // As given: the outbox reads maxAttempts 2.5 as 3 attempts (outbox-rules.test.ts).
+      ['Shop', true, 2_500, 2.5, 1, 'script', ['a'], 't', 'da-DK'],
     )
     assert.deepEqual([s.consentCategories, s.excludeAudiences], [['Marketing'], ['x']])
     assert.equal(resolve({ apiKey: 'k', transport: 'api' }).transport, 'api')
@@ -146,7 +147,7 @@ describe('settings', () => {
     assert.throws(() => resolve({ apiKey: 'k', maxAgeHours: Number.POSITIVE_INFINITY }), { message: /"maxAgeHours"/ })
     assert.throws(() => resolve({ apiKey: 'k', endpoint: 'http://example.com' }), {
       message:
-        'Trustpilot: setting "endpoint" must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on the page\'s origin ("/trustpilot"), with no query, hash or credentials',
+        'Trustpilot: setting "endpoint" must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on this origin ("/trustpilot"), with no query, hash or credentials',
     })
     assert.throws(() => resolve({ apiKey: 'k', endpoint: 42 }), { message: /"endpoint"/ })
     assert.throws(() => resolve({ apiKey: 'k', endpoint: null }), { message: /"endpoint"/ })
@@ -197,14 +198,13 @@ describe('settings', () => {
       test(`endpoint ${JSON.stringify(input)} throws naming endpoint`, () =>
         assert.throws(() => resolve({ apiKey: 'k', endpoint: input }), {
           name: 'TypeError',
-          message: /^Trustpilot: setting "endpoint" must be .* or a path on the page's origin \("\/trustpilot"\)/,
+          message: /^Trustpilot: setting "endpoint" must be .* or a path on this origin \("\/trustpilot"\)/,
         }))
     }
     test('a path with transport "script" throws naming both settings', () => {
       assert.throws(() => resolve({ apiKey: 'k', endpoint: '/trustpilot', transport: 'script' }), {
         name: 'TypeError',
-        message:
-          'Trustpilot: setting "transport" must be "api" when setting "endpoint" is a path (the relay forwards no script)',
+        message: 'Trustpilot: setting "transport" must be "api" or "script" ("api" with a path endpoint)',
       })
       // A full URL still works with the script, and a path with the api transport.
       assert.equal(
