@@ -125,7 +125,7 @@ async function build(entry, format, outfile) {
  * workerd, Deno and Bun, so no browser floor and no minifying: a shop's developer reads it in
  * node_modules and in stack traces. No browser bundle imports it.
  */
-export const RELAY = ['src/relay.ts', 'dist/relay.js']
+export const RELAY = ['src/server/relay.ts', 'dist/relay.js']
 
 async function buildRelay([entry, outfile]) {
   await esbuild.build({

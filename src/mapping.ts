@@ -7,7 +7,8 @@
  * wrong types are reasons, not exceptions.
  */
 import { ORDER_COMPLETED } from './keys.js'
-import { type Check, isAbsent, isText, isTexts, type ResolvedSettings, TEXT_RULE, TEXTS_RULE } from './settings.js'
+import { type Check, isText, isTexts } from './rules.js'
+import { isAbsent, type ResolvedSettings, TEXT_RULE, TEXTS_RULE } from './settings.js'
 
 /** One product, in Trustpilot's field names. Absent fields are left out, never sent as null. */
 export interface InvitationProduct {

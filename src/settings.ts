@@ -3,9 +3,9 @@
  * trust a ResolvedSettings. Errors name the setting and what was wrong, because the settings often
  * come from the Segment app (remote plugin) where a typo is otherwise invisible.
  */
+import { type Check, DEFAULT_ENDPOINT, ENDPOINT_URL, fail, isPositive, isText, isTexts } from './rules.js'
 import type { TrustpilotSettings } from './types.js'
 
-export const DEFAULT_ENDPOINT = 'https://invitejs.trustpilot.com'
 export const DEFAULT_SOURCE = 'InvitationScript'
 
 export interface ResolvedSettings {
@@ -31,20 +31,6 @@ export interface ResolvedSettings {
   dryRun: boolean
 }
 
-const fail = (setting: string, problem: string): never => {
-  throw new TypeError(`Trustpilot: setting "${setting}" ${problem}`)
-}
-
-/**
- * An endpoint as the URL parser writes it back (`href`: scheme and host lowercased, an IPv4 address
- * as four decimal numbers, a default port dropped) once its trailing slashes, and a bare "?" or "#"
- * (an empty query or hash, which adds nothing), are cut: https: on any host, or http: on a loopback
- * host (127.0.0.0/8, localhost, [::1]) with any port; then a path at most. One regex on the written
- * URL instead of a check per URL part, for the entry's size: an "@" before the path would be
- * credentials, a "?" or "#" left in it a query or hash.
- */
-export const ENDPOINT_URL = /^(https:\/\/[^/@]+|http:\/\/(localhost|\[::1\]|127(\.\d+){3})(:\d+)?)(\/[^?#]*)?$/
-
 const ENDPOINT_RULE =
   'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) or a path on this origin ("/trustpilot"), with no query, hash or credentials'
 
@@ -69,12 +55,8 @@ function resolveEndpoint(value: unknown = DEFAULT_ENDPOINT): string {
   return fail('endpoint', ENDPOINT_RULE)
 }
 
-export type Check = (value: unknown) => boolean
 /** undefined, null or '' (what the Segment app sends for an emptied field): the default stands. */
 export const isAbsent = (value: unknown) => (value ?? '') === ''
-export const isText: Check = (v) => typeof v === 'string'
-export const isTexts: Check = (v) => Array.isArray(v) && v.every((item) => typeof item === 'string' && item !== '')
-const isPositive: Check = (v) => typeof v === 'number' && v > 0 && v < Infinity
 export const TEXT_RULE = 'must be a string'
 export const TEXTS_RULE = 'must be an array of non-empty strings'
 

@@ -5,12 +5,16 @@
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
+import { posix } from 'node:path'
 import { describe, test } from 'node:test'
 
 const SRC = new URL('../src/', import.meta.url)
-const modules = readdirSync(SRC)
+/** Each module by its path under src/ without `.ts`: 'settings', 'server/relay'. */
+const modules = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
   .filter((file) => file.endsWith('.ts'))
   .map((file) => file.slice(0, -3))
+/** The module a relative specifier of `from` names ('../rules.js' from 'server/relay' is 'rules'). */
+const resolve = (from: string, specifier: string) => posix.join(posix.dirname(from), specifier).replace(/\.js$/, '')
 
 interface Edge {
   to: string
@@ -24,7 +28,7 @@ function importsOf(module: string): Edge[] {
     .replace(/\/\*[\s\S]*?\*\//g, '')
     .replace(/^\s*\/\/.*$/gm, '')
   const edges: Edge[] = []
-  for (const [, , names, to] of source.matchAll(/^(import|export)\s+([^'"]*?)\s*from\s+'\.\/([\w-]+)\.js'/gm)) {
+  for (const [, , names, to] of source.matchAll(/^(import|export)\s+([^'"]*?)\s*from\s+'(\.{1,2}\/[\w/-]+\.js)'/gm)) {
     // `import type …`, or braces where every name is marked `type`: nothing of it is bundled.
     const specifiers = (names as string)
       .match(/^\{([^}]*)\}$/)?.[1]
@@ -32,10 +36,13 @@ function importsOf(module: string): Edge[] {
       .map((name) => name.trim())
     const typeOnly =
       /^type\b/.test(names as string) || !!specifiers?.filter(Boolean).every((name) => name.startsWith('type '))
-    edges.push({ to: to as string, kind: typeOnly ? 'type' : 'value' })
+    edges.push({ to: resolve(module, to as string), kind: typeOnly ? 'type' : 'value' })
   }
-  for (const [, to] of source.matchAll(/import\('\.\/([\w-]+)\.js'\)/g))
-    edges.push({ to: to as string, kind: 'dynamic' })
+  // A bare `import './x.js'` runs the module: a value edge.
+  for (const [, to] of source.matchAll(/^import\s+'(\.{1,2}\/[\w/-]+\.js)'/gm))
+    edges.push({ to: resolve(module, to as string), kind: 'value' })
+  for (const [, to] of source.matchAll(/import\('(\.{1,2}\/[\w/-]+\.js)'\)/g))
+    edges.push({ to: resolve(module, to as string), kind: 'dynamic' })
   return edges
 }
 
@@ -57,7 +64,7 @@ function reach(roots: string[], kinds: Edge['kind'][]): Set<string> {
 describe('design', () => {
   test('every import names a module of src/', () => {
     for (const [module, edges] of graph) {
-      for (const edge of edges) assert.ok(graph.has(edge.to), `${module} imports ./${edge.to}.js, which is not in src/`)
+      for (const edge of edges) assert.ok(graph.has(edge.to), `${module} imports ${edge.to}.js, which is not in src/`)
     }
   })
 
@@ -77,7 +84,7 @@ describe('design', () => {
     const entry = reach(['index', 'global'], ['value'])
     assert.deepEqual(
       [...entry].sort(),
-      ['errors', 'global', 'inbox', 'index', 'keys', 'plugin', 'settings', 'timeout'],
+      ['errors', 'global', 'inbox', 'index', 'keys', 'plugin', 'rules', 'settings', 'timeout'],
       'modules bundled into dist/index.js and dist/trustpilot.global.js',
     )
     const dynamic = [...graph].flatMap(([module, edges]) =>
@@ -104,11 +111,16 @@ describe('design', () => {
     }
   })
 
-  test('the relay is server-side: no browser module imports it, and it reaches only settings of the browser code', () => {
+  test('server code lives in src/server/: no browser module imports it, and it shares only src/rules.ts', () => {
+    const server = modules.filter((module) => module.startsWith('server/'))
+    assert.ok(server.includes('server/relay'), `server modules: ${server}`)
     const importers = [...graph].flatMap(([module, edges]) =>
-      edges.some((edge) => edge.to === 'relay') ? [module] : [],
+      !module.startsWith('server/') && edges.some((edge) => edge.to.startsWith('server/')) ? [module] : [],
     )
-    assert.deepEqual(importers, [], 'modules that import relay.ts')
-    assert.deepEqual([...reach(['relay'], ['value', 'type', 'dynamic'])].sort(), ['relay', 'settings', 'types'])
+    assert.deepEqual(importers, [], 'browser modules that import server code')
+    const shared = [...reach(server, ['value', 'type', 'dynamic'])].filter((module) => !module.startsWith('server/'))
+    assert.deepEqual(shared, ['rules'], 'what the server code reaches of the browser side')
+    // rules.ts is both sides': it reaches nothing of either.
+    assert.deepEqual(graph.get('rules'), [], 'rules.ts imports nothing')
   })
 })

@@ -31,7 +31,8 @@ const HOLE = '␟'
 
 // ---- Reading the source -------------------------------------------------------------------------
 
-const files = readdirSync(SRC)
+// src/ and its folders (src/server/).
+const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
   .filter((file) => file.endsWith('.ts'))
   .map((file) => `${SRC}${file}`)
 /**

@@ -1,5 +1,5 @@
 /**
- * The relay (src/relay.ts) against a real upstream on 127.0.0.1: what it forwards, exactly; what it
+ * The relay (src/server/relay.ts) against a real upstream on 127.0.0.1: what it forwards, exactly; what it
  * refuses, with nothing forwarded; what it passes back; and that it never throws or logs.
  */
 import assert from 'node:assert/strict'
@@ -7,7 +7,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import express from 'express'
-import { MAX_BODY_BYTES, toNodeHandler, trustpilotRelay } from '../src/relay'
+import { MAX_BODY_BYTES, toNodeHandler, trustpilotRelay } from '../src/server/relay'
 import { API_KEY } from './fixtures'
 
 const SHOP = 'https://shop.example'

@@ -18,7 +18,7 @@ export interface RelayShop extends StaticServer {
 export async function startRelayShop(upstream: string, apiKeys: string[]): Promise<RelayShop> {
   // The built file, as a shop imports it: what `npm run build` put in dist/ (typed by its source,
   // since the type check runs before the build).
-  const { toNodeHandler, trustpilotRelay }: typeof import('../../src/relay') = await import(BUILT_RELAY)
+  const { toNodeHandler, trustpilotRelay }: typeof import('../../src/server/relay') = await import(BUILT_RELAY)
   let handler: ReturnType<typeof toNodeHandler> | undefined
   const asked: RelayShop['asked'] = []
   const server = await startStaticServer('.', 0, {

@@ -45,7 +45,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BrowserContext, Page } from '@playwright/test'
-import type * as Relay from '../../src/relay'
+import type * as Relay from '../../src/server/relay'
 import type { Link } from '../../test/support/link'
 import { type StandIn, startStandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'

@@ -1,7 +1,7 @@
 /**
  * docs/relay.md shows the recipes the other tests here run: each file under example/relay/ is a code
  * block titled with its path, equal to the file, and every titled block is such a file. Its tables
- * of options and answers hold the options and statuses src/relay.ts has.
+ * of options and answers hold the options and statuses src/server/relay.ts has.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'

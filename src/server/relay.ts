@@ -22,7 +22,7 @@
  *
  * @packageDocumentation
  */
-import { DEFAULT_ENDPOINT, ENDPOINT_URL, isTexts } from './settings.js'
+import { DEFAULT_ENDPOINT, ENDPOINT_URL, fail, isPositive, isTexts } from '../rules.js'
 
 /** Options of {@link trustpilotRelay}. `apiKeys` and `origins` are required. */
 export interface TrustpilotRelayOptions {
@@ -75,9 +75,8 @@ const MAX_ANSWER_BYTES = 64 * 1024
 /** Answers a Response can't carry a body with. */
 const NO_BODY = [101, 204, 205, 304]
 
-const fail = (option: string, problem: string): never => {
-  throw new TypeError(`Trustpilot relay: option "${option}" ${problem}`)
-}
+/** The relay's options are its own: their errors say so. */
+const failOption = (option: string, problem: string) => fail(option, problem, 'Trustpilot relay: option')
 
 /** An origin as browsers send it: http(s), host and port, nothing after. */
 function originOf(value: string): string | undefined {
@@ -94,7 +93,7 @@ function resolveOptions(input: TrustpilotRelayOptions) {
   const given = (name: string) => options[name] !== undefined
   const apiKeys = options.apiKeys as string[]
   if (!isTexts(apiKeys) || !apiKeys.length) {
-    fail(
+    failOption(
       'apiKeys',
       'is required: the Trustpilot Integration Keys it forwards for, as a non-empty array of non-empty strings',
     )
@@ -102,13 +101,13 @@ function resolveOptions(input: TrustpilotRelayOptions) {
   const origins = options.origins as string[]
   const originRule =
     'is required: the shop\'s own origins, as a non-empty array of origins like "https://shop.example" (no path)'
-  if (!isTexts(origins) || !origins.length) fail('origins', originRule)
+  if (!isTexts(origins) || !origins.length) failOption('origins', originRule)
   const allowedOrigins = origins.map(
     (origin) =>
       originOf(origin) ??
       // Every sandboxed frame on every site sends `Origin: null`: the relay could not tell the shop's
       // own (a Shopify custom pixel) from anyone's, so it would forward for any page (docs/shopify.md).
-      fail(
+      failOption(
         'origins',
         origin.trim() === 'null'
           ? "can't hold \"null\": every sandboxed frame on any site sends Origin: null, so the relay could not tell the shop's own pages from anyone's (docs/shopify.md)"
@@ -117,23 +116,26 @@ function resolveOptions(input: TrustpilotRelayOptions) {
   )
   const path = given('path') ? options.path : '/trustpilot'
   if (typeof path !== 'string' || !/^(\/[^/?#\\]+)*\/?$/.test(path)) {
-    fail('path', 'must be a path like "/trustpilot": starting with "/", no query, hash, backslash or empty segment')
+    failOption(
+      'path',
+      'must be a path like "/trustpilot": starting with "/", no query, hash, backslash or empty segment',
+    )
   }
   const upstream = given('upstream') ? options.upstream : DEFAULT_ENDPOINT
   let upstreamUrl: string | undefined
   try {
-    // Written back as settings.ts writes an endpoint (inline there: a helper would cost every page bytes).
+    // Written back as settings.ts writes an endpoint (inline there too: a helper would cost every page bytes).
     upstreamUrl = new URL((upstream as string).trim()).href.replace(/\/*\??#?$/, '')
   } catch {}
   if (!upstreamUrl || !ENDPOINT_URL.test(upstreamUrl)) {
-    fail(
+    failOption(
       'upstream',
       'must be an https: URL (http: only for 127.0.0.0/8, localhost, [::1]) with no query, hash or credentials',
     )
   }
   const timeoutMs = given('timeoutMs') ? options.timeoutMs : 10_000
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs < Infinity)) {
-    fail('timeoutMs', 'must be a positive number')
+  if (!isPositive(timeoutMs)) {
+    failOption('timeoutMs', 'must be a positive number')
   }
   return {
     apiKeys: new Set(apiKeys.map((key) => key.trim())),
@@ -272,7 +274,7 @@ export function toNodeHandler(relay: TrustpilotRelay): (request: NodeRequest, re
         if (typeof value === 'string') headers.set(name, value)
         else if (Array.isArray(value)) headers.set(name, value.join(', '))
       }
-      let body: BodyInit | null = null
+      let body: Uint8Array<ArrayBuffer> | string | null = null
       let unread = false
       if (req.readableEnded) {
         // A body parser ran first (express.json(), express.raw(), express.text()) and read the
