@@ -34,7 +34,10 @@ test.afterAll(async () => {
 })
 
 test('`next build` succeeds, with no warning, and prerenders the page statically', () => {
-  expect(built.buildOutput).not.toMatch(/error|warn|⚠/i)
+  // Under CI=true, Next.js says it found no build cache (.next/cache): every build here is a first
+  // build. That line is about the machine, not the page; any other warning or error fails.
+  const output = built.buildOutput.replace(/^.*No build cache found.*$/m, '')
+  expect(output).not.toMatch(/error|warn|⚠/i)
   expect(built.prerendered).toContain('/')
 })
 
