@@ -1,5 +1,5 @@
 /**
- * The plugin as a citizen of the Segment platform: a remote plugin configured in the Segment app,
+ * The plugin as a citizen of the Segment platform: a remote plugin from the source's CDN settings,
  * an ES module loaded from a CDN next to the Segment snippet, consent, Engage audiences, optional
  * invitation fields, and Trustpilot's own script as the transport. All against the built files.
  */
@@ -39,7 +39,7 @@ test('remote plugin: analytics-next loads dist/trustpilot.global.js from remoteP
   expect(trustpilotApi.requests[0]?.apiKey).toBe(API_KEY)
 })
 
-test('remote plugin: settings edited in the Segment app (cdnSettings.integrations.Trustpilot) take effect', async ({
+test("remote plugin: settings in the CDN settings' integrations.Trustpilot take effect, over the entry's", async ({
   shop,
   trustpilotApi,
   baseURL,

@@ -19,6 +19,12 @@ export const ALREADY_INVITED = 'already invited or pending'
 /** What a page that stores nothing says, as it goes, of each invitation it could not finish. */
 export const KEPT_IN_MEMORY = 'kept in memory only (localStorage failed): lost if this page does not come back'
 
+/**
+ * How long a lease outlives its request's own timeout: the time between a request timing out and
+ * its page writing what comes next, in which no other page should step in.
+ */
+export const LEASE_MARGIN_MS = 2_000
+
 /** How long a network failure waits to learn whether it was the page's own unload. */
 const UNLOAD_GRACE_MS = 100
 
@@ -77,7 +83,7 @@ export function createCourier({
   retry,
   settled,
 }: CourierOptions): OutboxCourier {
-  /** This page's name in leases: unique per page, whatever `random` the caller injected. */
+  /** This page's name in leases and its owner lock: unique per page. */
   // Stryker disable next-line MethodExpression: without the slice the name is as unique, only longer
   const owner = Math.random().toString(36).slice(2)
   const sending = new Set<string>()
@@ -130,7 +136,7 @@ export function createCourier({
      */
     lease(first) {
       const at = now()
-      return { owner, since: at, until: at + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + 2_000 }
+      return { owner, since: at, until: at + settings.timeoutMs * (first ? KEEPALIVE_PATIENCE : 1) + LEASE_MARGIN_MS }
     },
 
     pendingEntry(id) {

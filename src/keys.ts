@@ -33,8 +33,13 @@ export const entryKey = (apiKey: string, referenceId: string) =>
 /** The Web Lock a page holds while it claims and sends one stored entry: named after its storage key. */
 export const entryLockName = entryKey
 
-/** The Web Lock a page holds while it has requests out ("owner lock"): free once the page is gone. */
-export const ownerLockName = (owner: string) => `${KEY_PREFIX}owner:${owner}`
+/**
+ * The Web Lock a page holds while it has requests out ("owner lock"): free once the page is gone.
+ * `/` never starts an encoded integration key, so no entry lock (an integration key named "owner"
+ * included) can have this name.
+ */
+export const OWNER_LOCK_PREFIX = `${KEY_PREFIX}/owner:`
+export const ownerLockName = (owner: string) => OWNER_LOCK_PREFIX + owner
 
 /** What a delivered order leaves behind: `{"sent":time}` and nothing else. */
 export const tombstone = (at: number) => JSON.stringify({ sent: at })

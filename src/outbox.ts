@@ -17,7 +17,7 @@ import { DeliveryAbandonedError, type RetryableError } from './errors.js'
 import { entryLockName, ownerLockName } from './keys.js'
 import type { Invitation } from './mapping.js'
 import type { ResolvedSettings } from './settings.js'
-import { type OutboxEntry, pendingEntries } from './store.js'
+import { type OutboxEntry, pruneAndListPending } from './store.js'
 
 /** How many invitations may wait at once; the oldest is dropped (and reported) past this. */
 export const MAX_PENDING = 50
@@ -117,7 +117,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
   let lastSeenLocks: HeldLocks
   /** Other pages whose owner lock this page is waiting to see released. */
   const watched = new Set<string>()
-  const idle = () => courier.stopped || courier.leaving
+  // A stopped or leaving page starts nothing new.
+  const stoppedOrLeaving = () => courier.stopped || courier.leaving
 
   const due = (entry: OutboxEntry, held: HeldLocks) => dueAt(entry, owner, held)
 
@@ -177,7 +178,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function schedule(entries?: OutboxEntry[]) {
     let next = Infinity
     if (!courier.stopped) {
-      for (const entry of entries ?? pendingEntries(store, now)) {
+      for (const entry of entries ?? pruneAndListPending(store, now)) {
         if (sending.has(idOf(entry))) continue
         next = Math.min(next, due(entry, lastSeenLocks))
         // A live page's lease: look again the moment that page is done or gone. (A lease whose page
@@ -217,7 +218,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   function flush() {
     // A leaving page starts nothing new: it is about to die, or to sleep in the back/forward cache
     // until pageshow, which flushes again.
-    if (idle()) return
+    if (stoppedOrLeaving()) return
     // Stryker disable next-line ConditionalExpression: without locks, heldLocks() fails into undefined, the else branch
     if (locks) void heldLocks().then(flushWith)
     else flushWith(undefined)
@@ -225,7 +226,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
   /** Past the cap, drops the oldest entries that no request is carrying right now. */
   function dropPastCap() {
-    const pending = pendingEntries(store, now)
+    const pending = pruneAndListPending(store, now)
     const waiting = pending.filter((entry) => !sending.has(idOf(entry)))
     for (const old of waiting.slice(0, Math.max(0, pending.length - MAX_PENDING))) {
       courier.giveUp(
@@ -237,9 +238,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   function flushWith(held: HeldLocks) {
-    if (idle()) return
+    if (stoppedOrLeaving()) return
     dropPastCap()
-    const entries = pendingEntries(store, now)
+    const entries = pruneAndListPending(store, now)
     for (const entry of entries) {
       const id = idOf(entry)
       if (sending.has(id) || due(entry, held) > now()) continue
@@ -262,7 +263,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     flush,
     retryNow() {
       const at = now()
-      for (const entry of pendingEntries(store, now)) {
+      for (const entry of pruneAndListPending(store, now)) {
         // Only entries waiting out a backoff: one under a lease belongs to a tab sending it right now.
         // Stryker disable next-line ConditionalExpression,EqualityOperator: an entry already due is due at `at` too
         const backingOff = entry.nextAt > at

@@ -1,7 +1,8 @@
 /**
  * Settings: the only place user-supplied configuration is checked. Everything after this file can
- * trust a ResolvedSettings. Errors name the setting and what was wrong, because the settings often
- * come from the Segment app (remote plugin) where a typo is otherwise invisible.
+ * trust a ResolvedSettings. Errors name the setting and what was wrong: settings often come from
+ * JSON a shop writes by hand (a remote plugin's entry in its CDN settings: docs/segment.md), where a
+ * typo is otherwise invisible.
  */
 import { type Check, DEFAULT_ENDPOINT, ENDPOINT_URL, fail, isPositive, isText, isTexts } from './rules.js'
 import type { TrustpilotSettings } from './types.js'
@@ -55,7 +56,7 @@ function resolveEndpoint(value: unknown = DEFAULT_ENDPOINT): string {
   return fail('endpoint', ENDPOINT_RULE)
 }
 
-/** undefined, null or '' (what the Segment app sends for an emptied field): the default stands. */
+/** undefined, null or '' (an emptied field in JSON settings): the default stands. */
 export const isAbsent = (value: unknown) => (value ?? '') === ''
 export const TEXT_RULE = 'must be a string'
 export const TEXTS_RULE = 'must be an array of non-empty strings'

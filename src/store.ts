@@ -171,10 +171,10 @@ export function createStore(apiKey: string, warn: (message: string) => void): St
 }
 
 /**
- * Pending entries, oldest first; also forgets delivered orders past the dedupe bounds. Only the
+ * Forgets delivered orders past the dedupe bounds, then lists the pending entries, oldest first. Only the
  * outbox asks (the courier looks up one order at a time), so an order page's bundle leaves it out.
  */
-export function pendingEntries(store: Store, now = Date.now): OutboxEntry[] {
+export function pruneAndListPending(store: Store, now = Date.now): OutboxEntry[] {
   const entries: OutboxEntry[] = []
   const tombstones: Array<[string, number]> = []
   for (const key of store.keys()) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import { createCourier, handOverRetries, KEPT_IN_MEMORY } from '../src/courier'
 import { InvitationRejectedError, RetryableError } from '../src/errors'
-import { KEY_PREFIX } from '../src/keys'
+import { KEY_PREFIX, OWNER_LOCK_PREFIX } from '../src/keys'
 import { type Invitation, mapOrder } from '../src/mapping'
 import { resolveSettings } from '../src/settings'
 import { createStore } from '../src/store'
@@ -70,8 +70,8 @@ function courierWith(
   return { courier, store, outcomes, retries, requests, done }
 }
 
-const ownerLocks = (hub: ReturnType<typeof lockHub>) => hub.held().filter((name) => name.includes(':owner:'))
-const askedOwner = (hub: ReturnType<typeof lockHub>) => hub.asked().filter((name) => name.includes(':owner:'))
+const ownerLocks = (hub: ReturnType<typeof lockHub>) => hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
+const askedOwner = (hub: ReturnType<typeof lockHub>) => hub.asked().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
 
 describe('courier', () => {
   test('a new order is stored with its first lease before the request, and a tombstone after it', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
-import { ownerLockName } from '../src/keys'
+import { OWNER_LOCK_PREFIX, ownerLockName } from '../src/keys'
 import { LEFT_LEASE_MS, MAX_PENDING } from '../src/outbox'
 import { createStore, parseRecord } from '../src/store'
 import { API_KEY } from './fixtures'
@@ -275,10 +275,10 @@ describe('outbox', () => {
     await settled()
     await sleep(10)
     assert.deepEqual(
-      hub.held().filter((name) => name.includes(':owner:')),
+      hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX)),
       [],
     )
-    assert.equal(hub.asked().filter((name) => name.includes(':owner:')).length, 1)
+    assert.equal(hub.asked().filter((name) => name.startsWith(OWNER_LOCK_PREFIX)).length, 1)
     outbox.stop()
   })
 
@@ -483,7 +483,7 @@ describe('outbox', () => {
     )
     leaving.outbox.submit(invitation('left'))
     await sleep(50)
-    const ownerLocks = () => hub.held().filter((name) => name.startsWith('analytics-plugin-trustpilot:owner:'))
+    const ownerLocks = () => hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
     assert.equal(ownerLocks().length, 1, 'held while the request is out')
     await sleep(300)
     const left = Date.now()
@@ -559,7 +559,7 @@ describe('outbox', () => {
     await new Promise((r) => setTimeout(r, 100))
   })
 
-  describe('what a flush asks of Web Locks (issue 23: guards that timers alone could not show)', () => {
+  describe('what a flush asks of Web Locks (guards that timers alone could not show)', () => {
     const entryLock = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
     /** One page's locks, counting its query() calls. */
     function countedPage(hub: ReturnType<typeof lockHub>) {

@@ -90,7 +90,7 @@ describe('settings', () => {
     })
   }
 
-  test("null or '' takes the default, as the Segment app sends an emptied field", () => {
+  test("null or '' takes the default, as JSON settings carry an emptied field", () => {
     for (const empty of [null, '']) {
       const s = resolve({
         apiKey: 'k',
@@ -216,7 +216,7 @@ describe('settings', () => {
     })
   })
 
-  test('unknown keys from the Segment app are ignored', () => {
+  test('unknown keys in the settings are ignored', () => {
     assert.equal(resolve({ apiKey: 'k', versionSettings: { componentTypes: [] }, type: 'browser' }).apiKey, 'k')
   })
 })

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
-import { createStore, MAX_REMEMBERED, parseRecord, pendingEntries, REMEMBER_MS } from '../src/store'
+import { entryLockName, OWNER_LOCK_PREFIX, ownerLockName } from '../src/keys'
+import { createStore, MAX_REMEMBERED, parseRecord, pruneAndListPending, REMEMBER_MS } from '../src/store'
 import { API_KEY } from './fixtures'
 import { inAPage, invitationFor, MemoryStorage, storageKeyOf } from './helpers'
 
@@ -29,7 +30,7 @@ describe('store', () => {
     const store = createStore(API_KEY, () => {})
     for (let i = 0; i < MAX_REMEMBERED + 5; i++) store.markSent(`s${i}`, now - i)
     store.markSent('ancient', now - REMEMBER_MS - 1)
-    pendingEntries(store, () => now)
+    pruneAndListPending(store, () => now)
     const kept = Object.keys(Object.fromEntries(Array.from({ length: storage.length }, (_, i) => [storage.key(i), 1])))
     assert.equal(kept.length, MAX_REMEMBERED)
     assert.equal(store.get('ancient'), undefined)
@@ -43,7 +44,7 @@ describe('store', () => {
     store.markSent('two-hours', now - 2 * 3_600_000)
     store.markSent('29-days', now - 29 * 24 * 3_600_000)
     store.markSent('31-days', now - 31 * 24 * 3_600_000)
-    pendingEntries(store, () => now)
+    pruneAndListPending(store, () => now)
     assert.equal(store.get('two-hours'), 'sent')
     assert.equal(store.get('29-days'), 'sent')
     assert.equal(store.get('31-days'), undefined)
@@ -54,7 +55,7 @@ describe('store', () => {
     const store = createStore(API_KEY, () => {})
     // Stored oldest last: the ones to forget are the last written, not the first.
     for (let i = 0; i < MAX_REMEMBERED + 3; i++) store.markSent(`r${i}`, now - 10 * i)
-    pendingEntries(store, () => now)
+    pruneAndListPending(store, () => now)
     assert.equal(store.get('r0'), 'sent')
     assert.equal(store.get(`r${MAX_REMEMBERED - 1}`), 'sent')
     assert.equal(store.get(`r${MAX_REMEMBERED}`), undefined)
@@ -74,7 +75,7 @@ describe('store', () => {
       )
     }
     assert.deepEqual(
-      pendingEntries(store).map((e) => e.invitation.body.referenceId),
+      pruneAndListPending(store).map((e) => e.invitation.body.referenceId),
       ['a', 'b', 'c'],
     )
   })
@@ -114,7 +115,7 @@ describe('store', () => {
     storage.setItem(key('odd'), JSON.stringify({ sent: 'yesterday' }))
     storage.setItem('someone-else', 'untouched')
     const store = createStore(API_KEY, (m) => warnings.push(m))
-    assert.deepEqual(pendingEntries(store), [])
+    assert.deepEqual(pruneAndListPending(store), [])
     assert.equal(warnings.length, 2)
     assert.match(warnings[0] ?? '', /is not valid; ignored it/)
     assert.equal(storage.getItem(key('bad')), null)
@@ -171,4 +172,14 @@ describe('store', () => {
         assert.match(warnings[0] ?? '', /^localStorage failed \(ReferenceError\); .* kept in memory for this page only/)
       }),
     ))
+})
+
+describe('lock names', () => {
+  test("no entry's lock can be named as a page's owner lock, whatever the integration key", () => {
+    for (const apiKey of ['owner', '/owner', 'owner:x', 'key']) {
+      const entryLock = entryLockName(apiKey, 'x')
+      assert.ok(!entryLock.startsWith(OWNER_LOCK_PREFIX), `${apiKey}: ${entryLock}`)
+    }
+    assert.equal(ownerLockName('page1'), `${OWNER_LOCK_PREFIX}page1`)
+  })
 })
