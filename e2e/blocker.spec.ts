@@ -9,7 +9,7 @@
 import { rm } from 'node:fs/promises'
 import type { Browser, BrowserType, LaunchOptions } from '@playwright/test'
 import { BLOCKED } from '../src/transport'
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/support/fixtures'
 import {
   blockerPrefs,
   CONTROL_HOST,

@@ -2,26 +2,12 @@
  * Delivery guarantees against a real HTTP Trustpilot stand-in on 127.0.0.1: requests sent while a
  * page goes away use keepalive, which Playwright routing and msw can't see.
  */
-import type { Page } from '@playwright/test'
-import type { StandIn } from '../test/support/stand-in'
+
+import { expectBackOnlineSendsAtOnce, expectRetryAfterHonoured, orderWhileDown } from './support/delivery-flows'
 import { expect, Shop, test } from './support/fixtures'
+import { createdCount, expectCreatedOnce, order, requestsFor, standInSettings } from './support/orders'
 
-const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
-const settingsFor = (standIn: StandIn, extra: Record<string, unknown> = {}) => ({
-  apiKey: 'delivery-key',
-  endpoint: standIn.url,
-  timeoutMs: 1_000,
-  ...extra,
-})
-const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
-const createdCount = (standIn: StandIn, id: string) => standIn.created.get(id) ?? 0
-
-/** Waits until the invitation was created, then a little longer to catch any late duplicate. */
-async function expectCreatedOnce(standIn: StandIn, id: string, page?: Page) {
-  await expect.poll(() => createdCount(standIn, id), { timeout: 20_000 }).toBe(1)
-  await (page ? page.waitForTimeout(500) : new Promise((r) => setTimeout(r, 500)))
-  expect(createdCount(standIn, id)).toBe(1)
-}
+const settingsFor = standInSettings({ apiKey: 'delivery-key', timeoutMs: 1_000 })
 
 test('requests carry credentials (cookies of the Trustpilot origin)', async ({ shop, standIn, context }) => {
   await context.addCookies([{ name: 'tp_session', value: 'abc', domain: '127.0.0.1', path: '/' }])
@@ -54,27 +40,14 @@ test('a dropped connection and a hang are retried', async ({ shop, standIn }) =>
 })
 
 test('429 with Retry-After waits as told', async ({ shop, standIn }) => {
-  standIn.faults.push(429)
-  standIn.retryAfter = '2'
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('limited'))
-  const retrying = await shop.waitForOutcome('retrying', 'limited')
-  expect(retrying?.reason).toMatch(/HTTP 429; attempt 1 failed, next in 2 s/)
-  await expectCreatedOnce(standIn, 'limited')
-  const [first, second] = requestsFor(standIn, 'limited')
-  expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_900)
+  await expectRetryAfterHonoured(shop, standIn, settingsFor(standIn))
 })
 
 test('back online: a pending invitation goes at once, not after its backoff', async ({ shop, standIn, context }) => {
-  standIn.faults.push(503)
-  standIn.retryAfter = '3600'
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('online'))
-  const retrying = await shop.waitForOutcome('retrying', 'online')
-  expect(retrying?.reason).toMatch(/next in 3600 s/)
-  await context.setOffline(true)
-  await context.setOffline(false)
-  await expectCreatedOnce(standIn, 'online')
+  await expectBackOnlineSendsAtOnce(shop, standIn, settingsFor(standIn), async () => {
+    await context.setOffline(true)
+    await context.setOffline(false)
+  })
 })
 
 test('a body too large for keepalive (over 64 KiB) goes as a normal request at once', async ({ shop, standIn }) => {
@@ -88,10 +61,7 @@ test('a body too large for keepalive (over 64 KiB) goes as a normal request at o
 })
 
 test('Trustpilot down when the order is tracked; a later page load delivers it', async ({ shop, standIn, page }) => {
-  await standIn.down()
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('offline'))
-  await shop.waitForOutcome('retrying', 'offline')
+  await orderWhileDown(shop, standIn, settingsFor(standIn), 'offline')
   await page.goto('about:blank')
   await standIn.up()
   expect(standIn.requests).toHaveLength(0)
@@ -113,14 +83,7 @@ for (const flow of [202, 201] as const) {
     // The default timeoutMs: a lease that held until it expired would keep other pages off for 32 s.
     const settings = settingsFor(standIn, { timeoutMs: 10_000 })
     await shop.open({ settings })
-    // The classic checkout redirect. The evaluation itself dies with the page it navigates away from.
-    await page
-      .evaluate(async (props) => {
-        await (window as any).analytics.track('Order Completed', props)
-        location.href = '/e2e/pages/elsewhere.html'
-      }, order(id))
-      .catch(() => {})
-    await page.waitForURL('**/elsewhere.html')
+    await shop.trackThenLeave(order(id))
     // The first request went out with keepalive while the page was going away.
     await expect.poll(() => requestsFor(standIn, id).length).toBeGreaterThanOrEqual(1)
     expect(requestsFor(standIn, id)[0]?.status).toBe(flow)
@@ -159,10 +122,7 @@ test('the same order tracked three times and the page reloaded: one invitation',
 })
 
 test('two tabs opened on one pending outbox: one invitation', async ({ shop, standIn, context }) => {
-  await standIn.down()
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('tabs'))
-  await shop.waitForOutcome('retrying', 'tabs')
+  await orderWhileDown(shop, standIn, settingsFor(standIn), 'tabs')
   await shop.page.close()
   await standIn.up()
   const tabs = [new Shop(await context.newPage()), new Shop(await context.newPage())]

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Page } from '@playwright/test'
-import { API_KEY, SEED_PROPERTIES } from '../test/fixtures'
+import { API_KEY, SEED_PROPERTIES } from '../test/support/fixtures'
 import { SIMPLICITY_ORIGIN, simplicityEmbedPage, TP_SCRIPT_URL, tpStandInScript } from '../test/support/stand-in'
 import { expect, type Shop, strictCsp, test } from './support/fixtures'
 import { type ConsoleShop, consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from './support/privacy'

@@ -7,7 +7,7 @@
  * one invitation created.
  */
 import type { ConsoleMessage } from '@playwright/test'
-import { API_KEY, SEED_PROPERTIES } from '../test/fixtures'
+import { API_KEY, SEED_PROPERTIES } from '../test/support/fixtures'
 import { type StandIn, startStandIn } from '../test/support/stand-in'
 import { expect, type Outcome, test } from './support/fixtures'
 import { builtNextShop, type NextShop, PAGE_HEADING, startNextShop } from './support/next-shop'

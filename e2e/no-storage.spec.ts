@@ -5,7 +5,6 @@
  * it goes away use keepalive, which Playwright routing can't see: what Trustpilot got is read from
  * the stand-in, and what the page said from the beacons it sent (startOutcomeReports).
  */
-import type { StandIn } from '../test/support/stand-in'
 import { test as base, expect } from './support/fixtures'
 import {
   type OutcomeReports,
@@ -14,16 +13,15 @@ import {
   type WithoutStorage,
   withoutStorageFixture,
 } from './support/no-storage'
+import { order, requestsFor, standInSettings } from './support/orders'
 
 const test = base.extend<{ reports: OutcomeReports; withoutStorage: WithoutStorage }>({
   reports: outcomeReportsFixture,
   withoutStorage: withoutStorageFixture,
 })
 
-const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
 // The default timeoutMs: nothing here waits on it.
-const settingsFor = (standIn: StandIn) => ({ apiKey: 'no-storage-key', endpoint: standIn.url })
-const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+const settingsFor = standInSettings({ apiKey: 'no-storage-key' })
 const reportedFor = (reports: OutcomeReports, id: string) => reports.outcomes.filter((o) => o.referenceId === id)
 const warning = (errorName: string) =>
   `warn: Trustpilot: localStorage failed (${errorName}); pending invitations are kept in memory for this page only, and end with it`
@@ -53,14 +51,7 @@ for (const leave of ['navigates away', 'closes'] as const) {
     standIn.latencyMs = 300
     await shop.open({ settings: settingsFor(standIn) })
     if (leave === 'navigates away') {
-      // The classic checkout redirect. The evaluation itself dies with the page it navigates away from.
-      await shop.page
-        .evaluate(async (props) => {
-          await (window as any).analytics.track('Order Completed', props)
-          location.href = '/e2e/pages/elsewhere.html'
-        }, order(id))
-        .catch(() => {})
-      await shop.page.waitForURL('**/elsewhere.html')
+      await shop.trackThenLeave(order(id))
     } else {
       await shop.track('Order Completed', order(id))
       await shop.page.close()

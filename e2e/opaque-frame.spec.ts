@@ -14,7 +14,7 @@
  */
 import type { Frame, Page } from '@playwright/test'
 import { OPAQUE_ORIGIN } from '../src/transport'
-import { API_KEY, SEED_PROPERTIES } from '../test/fixtures'
+import { API_KEY, SEED_PROPERTIES } from '../test/support/fixtures'
 import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { test as base, expect } from './support/fixtures'
 import { startRelayShop } from './support/relay-shop'

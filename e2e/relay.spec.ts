@@ -6,7 +6,7 @@
  * products → 201 and ends `sent`, with no CORS preflight and nothing of the buyer's sent on.
  */
 
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES } from '../test/fixtures'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES } from '../test/support/fixtures'
 import { type StandIn, startStandIn } from '../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { expect, remotePluginCdnSettings, type StartOptions, strictCsp, test } from './support/fixtures'

@@ -6,11 +6,11 @@
  */
 import type { Page } from '@playwright/test'
 import { HttpResponse, http } from 'msw'
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
-import type { StandIn } from '../test/support/stand-in'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY, SEED_SENT } from '../test/support/fixtures'
 import { ANALYTICS_NEXT_ALIASES, analyticsNextOption, PINNED_ANALYTICS_NEXT } from './support/analytics-versions'
 import { CONSENT_CDN_SETTINGS, DENIED, DROPPED, GRANTED, MAPPINGS } from './support/consent'
 import { expect, remotePluginCdnSettings, type Shop, type StartOptions, test } from './support/fixtures'
+import { createdCount, requestsFor } from './support/orders'
 import { type HandlerServer, serveHandlers } from './support/trustpilot-server'
 
 const settings = { apiKey: API_KEY }
@@ -141,11 +141,7 @@ for (const version of CORE_VERSIONS) {
       await shop.open({ via: 'module', settings, analyticsNext })
       expect(await runningVersion(page)).toBe(version)
       await shop.track('Order Completed', SEED_PROPERTIES)
-      expect(await shop.waitForOutcome('sent')).toEqual({
-        status: 'sent',
-        referenceId: SEED_ID,
-        reason: 'accepted by Trustpilot',
-      })
+      expect(await shop.waitForOutcome('sent')).toEqual(SEED_SENT)
       expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
     })
 
@@ -181,29 +177,18 @@ for (const version of CORE_VERSIONS) {
     test('the page is left the moment track resolves: the invitation leaves, the next page finishes it', async ({
       shop,
       standIn,
-      page,
     }) => {
       const id = 'leaving'
       const leaveSettings = { apiKey: 'leave-key', endpoint: standIn.url, timeoutMs: 10_000 }
-      const requestsFor = (s: StandIn) => s.requests.filter((r) => r.body.referenceId === id)
       // Trustpilot answers after the page is gone, so the page never hears it.
       standIn.latencyMs = 300
       await shop.open({ settings: leaveSettings, analyticsNext })
-      await page
-        .evaluate(
-          async (props) => {
-            await (window as any).analytics.track('Order Completed', props)
-            location.href = '/e2e/pages/elsewhere.html'
-          },
-          { ...SEED_PROPERTIES, order_id: id },
-        )
-        .catch(() => {})
-      await page.waitForURL('**/elsewhere.html')
-      await expect.poll(() => requestsFor(standIn).length).toBeGreaterThanOrEqual(1)
-      expect(requestsFor(standIn)[0]?.status).toBe(202)
+      await shop.trackThenLeave({ ...SEED_PROPERTIES, order_id: id })
+      await expect.poll(() => requestsFor(standIn, id).length).toBeGreaterThanOrEqual(1)
+      expect(requestsFor(standIn, id)[0]?.status).toBe(202)
       standIn.latencyMs = 0
       await shop.open({ settings: leaveSettings, analyticsNext })
-      await expect.poll(() => standIn.created.get(id) ?? 0, { timeout: 5_000 }).toBe(1)
+      await expect.poll(() => createdCount(standIn, id), { timeout: 5_000 }).toBe(1)
     })
 
     // Every route and name on the latest; on the older ones, what differs between versions: the
@@ -257,7 +242,7 @@ for (const version of CORE_VERSIONS) {
             expect(outcomes).toEqual([
               { status: 'skipped', referenceId: 'drop-me', reason: DROPPED },
               { status: 'skipped', referenceId: 'leave-me', reason: DROPPED },
-              { status: 'sent', referenceId: SEED_ID, reason: 'accepted by Trustpilot' },
+              SEED_SENT,
             ])
           }
           // Each destination gets its own copy: the Recorder saw the orders as tracked.

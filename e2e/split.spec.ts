@@ -4,7 +4,7 @@
  * files the way a shop does, and runs in each engine Playwright drives.
  */
 import type { Page } from '@playwright/test'
-import { API_KEY, SEED_PROPERTIES } from '../test/fixtures'
+import { API_KEY, SEED_PROPERTIES } from '../test/support/fixtures'
 import { startStaticServer } from '../test/support/static-server'
 import { expect, remotePluginCdnSettings, type Shop, test } from './support/fixtures'
 

@@ -3,40 +3,33 @@
  * when it waits, and the owner lock it holds while it has requests out.
  */
 import assert from 'node:assert/strict'
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
+import { afterEach, beforeEach, describe, test } from 'node:test'
 import { createCourier, handOverRetries, KEPT_IN_MEMORY } from '../src/courier'
 import { InvitationRejectedError, RetryableError } from '../src/errors'
-import { KEY_PREFIX, OWNER_LOCK_PREFIX } from '../src/keys'
-import { type Invitation, mapOrder } from '../src/mapping'
+import type { Invitation } from '../src/mapping'
 import { resolveSettings } from '../src/settings'
 import { createStore } from '../src/store'
 import type { SendResult, Step, Transport } from '../src/transport'
 import type { TrustpilotOutcome } from '../src/types'
-import { API_KEY } from './fixtures'
-import { lockHub, MemoryStorage, sleep } from './helpers'
+import { API_KEY } from './support/fixtures'
+import {
+  askedOwner,
+  fileLocalStorage,
+  invitationFor,
+  lockHub,
+  ownerLocks,
+  refusingLocks,
+  sleep,
+  storageKeyOf,
+} from './support/helpers'
 
-const storage = new MemoryStorage()
-before(() => {
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-after(() => {
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
-beforeEach(() => storage.clear())
+const storage = fileLocalStorage()
 
 const settings = resolveSettings({ apiKey: API_KEY, timeoutMs: 100 })
-const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
+const key = storageKeyOf
 const stored = (id: string) => JSON.parse(storage.getItem(key(id)) ?? 'null')
 
-const invitation = (id: string): Invitation => {
-  const mapped = mapOrder(
-    { type: 'track', event: 'Order Completed', properties: { order_id: id, email: `${id}@x.io` } },
-    {},
-    settings,
-  )
-  assert.ok('invitation' in mapped)
-  return mapped.invitation
-}
+const invitation = invitationFor
 
 /** A courier whose transport answers with `answer(step)`, recording requests, outcomes and retries. */
 function courierWith(
@@ -69,9 +62,6 @@ function courierWith(
   }
   return { courier, store, outcomes, retries, requests, done }
 }
-
-const ownerLocks = (hub: ReturnType<typeof lockHub>) => hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
-const askedOwner = (hub: ReturnType<typeof lockHub>) => hub.asked().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
 
 describe('courier', () => {
   test('a new order is stored with its first lease before the request, and a tombstone after it', async () => {
@@ -224,22 +214,16 @@ describe('courier', () => {
   })
 
   test('an owner lock that was refused is asked for again by the next delivery', async () => {
-    let asked = 0
-    const refusing = {
-      request: () => {
-        asked++
-        return Promise.reject(new DOMException('denied', 'SecurityError'))
-      },
-    } as unknown as LockManager
-    const { courier, outcomes, done } = courierWith(() => 'created', refusing)
+    const refusing = refusingLocks()
+    const { courier, outcomes, done } = courierWith(() => 'created', refusing.locks)
     courier.submit(invitation('r1'))
     await done()
     await sleep(1)
-    const first = asked
+    const first = refusing.asked()
     assert.ok(first >= 1)
     courier.submit(invitation('r2'))
     await done()
-    assert.ok(asked > first, 'asked again')
+    assert.ok(refusing.asked() > first, 'asked again')
     assert.deepEqual(
       outcomes.map((o) => o.status),
       ['sent', 'sent'],

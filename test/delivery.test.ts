@@ -9,11 +9,11 @@ import { describe, mock, test } from 'node:test'
 import type { Context } from '@segment/analytics-next'
 import { type DeliveryModules, startDelivery } from '../src/delivery'
 import { orderOf } from '../src/inbox'
-import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
+import { orderKeyPrefix } from '../src/keys'
 import { resolveSettings } from '../src/settings'
 import type { TrustpilotMiddleware, TrustpilotOutcome } from '../src/types'
-import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, inAPage, sleep, until } from './helpers'
+import { API_KEY, pendingEntry, SEED_PROPERTIES } from './support/fixtures'
+import { fakeTrustpilotPage, inAPage, sleep, storageKeyOf, until } from './support/helpers'
 
 /**
  * The delivery module's parts as this file imports them: each import is counted, and the next
@@ -43,7 +43,7 @@ const failNextImports = (times: number, part: keyof DeliveryModules = 'outbox') 
 const env = fakeTrustpilotPage()
 const { fake } = env
 
-const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
+const key = storageKeyOf
 const order = (properties: Record<string, unknown>) =>
   orderOf({ type: 'track', event: 'Order Completed', properties, context: {} }, {})
 

@@ -1,19 +1,12 @@
 /** The inbox (inbox.ts): what an order kept before the delivery module arrives holds, and where. */
 import assert from 'node:assert/strict'
-import { afterEach, beforeEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { keepOrder, orderOf, storedWork } from '../src/inbox'
-import { orderKeyPrefix } from '../src/keys'
-import { API_KEY } from './fixtures'
-import { MemoryStorage } from './helpers'
+import { entryKey, orderKeyPrefix } from '../src/keys'
+import { API_KEY } from './support/fixtures'
+import { freshLocalStorage } from './support/helpers'
 
-let storage: MemoryStorage
-beforeEach(() => {
-  storage = new MemoryStorage()
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-afterEach(() => {
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
+const local = freshLocalStorage()
 
 describe('inbox', () => {
   test("an order keeps what mapping reads, the user's traits and consent, and nothing else of the page", () => {
@@ -51,30 +44,30 @@ describe('inbox', () => {
     const order = orderOf({ event: 'Order Completed', properties: { order_id: 'o' } }, {})
     const kept = keepOrder(API_KEY, 'a/b', order)
     assert.equal(kept, `${orderKeyPrefix(API_KEY)}a%2Fb`)
-    assert.deepEqual(JSON.parse(storage.getItem(kept) ?? ''), JSON.parse(JSON.stringify(order)))
-    storage.failWrites = true
+    assert.deepEqual(JSON.parse(local.storage.getItem(kept) ?? ''), JSON.parse(JSON.stringify(order)))
+    local.storage.failWrites = true
     assert.equal(keepOrder(API_KEY, 'full', order), undefined)
-    storage.failWrites = false
+    local.storage.failWrites = false
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     assert.equal(keepOrder(API_KEY, 'cycle', orderOf({ properties: cyclic }, {})), undefined)
-    assert.equal(storage.length, 1)
+    assert.equal(local.storage.length, 1)
   })
 
   test("the look at load reads only this integration key's orders and entries", () => {
     const order = orderOf({ event: 'Order Completed' }, {})
     const mine = keepOrder(API_KEY, 'm-1', order)!
     keepOrder('another-key', 'm-2', order)
-    storage.setItem(`${orderKeyPrefix(API_KEY)}broken`, 'not json')
-    storage.setItem('analytics-plugin-trustpilot:another-key:p', '{"pending":true}')
-    storage.setItem('shop-cart', '{}')
+    local.storage.setItem(`${orderKeyPrefix(API_KEY)}broken`, 'not json')
+    local.storage.setItem(entryKey('another-key', 'p'), '{"pending":true}')
+    local.storage.setItem('shop-cart', '{}')
     const work = storedWork(API_KEY)
     assert.deepEqual(work, { orders: [[mine, JSON.parse(JSON.stringify(order))]], pending: false })
-    assert.equal(storage.getItem(`${orderKeyPrefix(API_KEY)}broken`), null, 'what is not JSON is dropped')
-    assert.equal(storage.getItem('shop-cart'), '{}')
-    storage.setItem(`analytics-plugin-trustpilot:${API_KEY}:done`, '{"sent":1}')
+    assert.equal(local.storage.getItem(`${orderKeyPrefix(API_KEY)}broken`), null, 'what is not JSON is dropped')
+    assert.equal(local.storage.getItem('shop-cart'), '{}')
+    local.storage.setItem(entryKey(API_KEY, 'done'), '{"sent":1}')
     assert.equal(storedWork(API_KEY).pending, false, 'a tombstone is nothing to deliver')
-    storage.setItem(`analytics-plugin-trustpilot:${API_KEY}:p`, '{"step":"invite"}')
+    local.storage.setItem(entryKey(API_KEY, 'p'), '{"step":"invite"}')
     assert.equal(storedWork(API_KEY).pending, true)
   })
 

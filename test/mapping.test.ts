@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { mapOrder, withProducts } from '../src/mapping'
 import { resolveSettings } from '../src/settings'
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './support/fixtures'
 
 const settings = resolveSettings({ apiKey: API_KEY })
 const order = (properties: unknown, extra: Record<string, unknown> = {}) => ({

@@ -6,18 +6,13 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Context } from '@segment/analytics-next'
-import { orderKeyPrefix } from '../src/keys'
 import type { TrustpilotMiddleware } from '../src/types'
-import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, pageWith, sleep, type Tracked, until } from './helpers'
+import { SEED_PROPERTIES } from './support/fixtures'
+import { fakeTrustpilotPage, keptOrders, pageWith, sleep, type Tracked, until } from './support/helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
 
-const keptOrders = () =>
-  Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i) as string).filter((key) =>
-    key.startsWith(orderKeyPrefix(API_KEY)),
-  )
 const sentReferences = () => fake.requests.map((request) => request.body.referenceId)
 
 describe('destination middleware', () => {
@@ -82,7 +77,7 @@ describe('destination middleware', () => {
         ])
         await sleep(30)
         assert.deepEqual(fake.requests, [])
-        assert.deepEqual(keptOrders(), [], 'a dropped order is final: no longer kept')
+        assert.deepEqual(keptOrders(env.storage), [], 'a dropped order is final: no longer kept')
       })
     }
   }
@@ -141,7 +136,7 @@ describe('destination middleware', () => {
     first.track({ ...SEED_PROPERTIES, order_id: 'warm-up' })
     await until(() => first.outcomes.length > 0)
     first.track({ ...SEED_PROPERTIES, order_id: 'kept' })
-    assert.equal(keptOrders().length, 1, 'kept while the middleware runs, before track awaits anything')
+    assert.equal(keptOrders(env.storage).length, 1, 'kept while the middleware runs, before track awaits anything')
     first.plugin.unload?.({} as Context, {} as never)
 
     const changedBy: string[] = []
@@ -157,7 +152,7 @@ describe('destination middleware', () => {
     await until(() => later.outcomes.some((o) => o.status === 'sent'))
     assert.deepEqual(changedBy, ['kept'])
     assert.deepEqual(sentReferences(), ['kept-later', 'kept-later'])
-    assert.deepEqual(keptOrders(), [])
+    assert.deepEqual(keptOrders(env.storage), [])
   })
 
   test('without middleware, an order goes to the module within track, as before', async () => {
@@ -165,7 +160,7 @@ describe('destination middleware', () => {
     await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
     const { ctx, result } = page.track({ ...SEED_PROPERTIES, order_id: 'second' })
     assert.equal(result, ctx)
-    assert.deepEqual(keptOrders(), [])
+    assert.deepEqual(keptOrders(env.storage), [])
   })
 })
 

@@ -1,30 +1,24 @@
 import assert from 'node:assert/strict'
-import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
-import { OWNER_LOCK_PREFIX, ownerLockName } from '../src/keys'
+import { afterEach, describe, test } from 'node:test'
+import { entryLockName, ownerLockName } from '../src/keys'
 import { LEFT_LEASE_MS, MAX_PENDING } from '../src/outbox'
 import { createStore, parseRecord } from '../src/store'
-import { API_KEY } from './fixtures'
-import { fakeTrustpilot } from './handlers'
-import { invitationFor, lockHub, MemoryStorage, mswServer, outboxUnderTest, sleep, storageKeyOf } from './helpers'
+import { API_KEY } from './support/fixtures'
+import {
+  askedOwner,
+  fakeTrustpilotServer,
+  fileLocalStorage,
+  invitationFor,
+  lockHub,
+  outboxUnderTest,
+  ownerLocks,
+  refusingLocks,
+  sleep,
+  storageKeyOf,
+} from './support/helpers'
 
-const fake = fakeTrustpilot()
-const server = mswServer(fake)
-const storage = new MemoryStorage()
-before(() => {
-  server.listen({ onUnhandledRequest: 'error' })
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-after(() => {
-  server.close()
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
-beforeEach(() => {
-  fake.requests.length = 0
-  fake.script.length = 0
-  fake.fallback = 201
-  storage.clear()
-  storage.failWrites = false
-})
+const { fake } = fakeTrustpilotServer(201)
+const storage = fileLocalStorage()
 afterEach(() => {
   fake.fallback = 'protocol'
 })
@@ -146,29 +140,23 @@ describe('outbox', () => {
     assert.equal(fake.requests.length, 1)
     assert.deepEqual(tabs.map((t) => t.events.length).sort(), [0, 1])
     // Both tabs asked for the entry's lock: the second one was kept off by it, not by luck.
-    assert.equal(hub.asked().filter((name) => name === `analytics-plugin-trustpilot:${API_KEY}:w`).length, 2)
+    assert.equal(hub.asked().filter((name) => name === entryLockName(API_KEY, 'w')).length, 2)
   })
 
   test('Web Locks that refuse (opaque origins): the lease alone guards, and nothing spins', async () => {
     seedPending('r')
     const before = activeTimers()
-    let asked = 0
-    const refusing = {
-      request: () => {
-        asked++
-        return Promise.reject(new DOMException('denied', 'SecurityError'))
-      },
-    } as unknown as LockManager
+    const refusing = refusingLocks()
     const { outbox, settled } = outboxUnderTest(
       undefined,
       createStore(API_KEY, () => {}),
-      refusing,
+      refusing.locks,
     )
     outbox.flush()
     assert.equal((await settled()).status, 'sent')
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(fake.requests.length, 1)
-    assert.equal(asked, 2, "the entry's lock and the page's owner lock, each asked once")
+    assert.equal(refusing.asked(), 2, "the entry's lock and the page's owner lock, each asked once")
     assert.equal(activeTimers(), before)
   })
 
@@ -274,11 +262,8 @@ describe('outbox', () => {
     outbox.submit(invitation('done'))
     await settled()
     await sleep(10)
-    assert.deepEqual(
-      hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX)),
-      [],
-    )
-    assert.equal(hub.asked().filter((name) => name.startsWith(OWNER_LOCK_PREFIX)).length, 1)
+    assert.deepEqual(ownerLocks(hub), [])
+    assert.equal(askedOwner(hub).length, 1)
     outbox.stop()
   })
 
@@ -483,13 +468,12 @@ describe('outbox', () => {
     )
     leaving.outbox.submit(invitation('left'))
     await sleep(50)
-    const ownerLocks = () => hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
-    assert.equal(ownerLocks().length, 1, 'held while the request is out')
+    assert.equal(ownerLocks(hub).length, 1, 'held while the request is out')
     await sleep(300)
     const left = Date.now()
     leaving.outbox.setLeaving(true)
     await sleep(10) // a lock is released asynchronously, in a browser too
-    assert.deepEqual(ownerLocks(), [], 'released on pagehide')
+    assert.deepEqual(ownerLocks(hub), [], 'released on pagehide')
     const lease = JSON.parse(storage.getItem(key('left')) ?? '{}').lease
     assert.ok(lease.since >= left, 'the lease counts from the leaving')
     // The next page runs LEFT_LEASE_MS − 300 ms later (its clock says so; the test waits 300 ms).
@@ -560,7 +544,7 @@ describe('outbox', () => {
   })
 
   describe('what a flush asks of Web Locks (guards that timers alone could not show)', () => {
-    const entryLock = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+    const entryLock = (id: string) => entryLockName(API_KEY, id)
     /** One page's locks, counting its query() calls. */
     function countedPage(hub: ReturnType<typeof lockHub>) {
       const locks = hub.page()

@@ -6,11 +6,19 @@
 import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, mock, test } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
-import { KEY_PREFIX, orderKeyPrefix } from '../src/keys'
 import { createPlugin } from '../src/plugin'
 import { resolveSettings } from '../src/settings'
-import { API_KEY, pendingEntry, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, pageWith, realModule, sleep, unloadPages, until } from './helpers'
+import { API_KEY, pendingEntry, SEED_PROPERTIES } from './support/fixtures'
+import {
+  fakeTrustpilotPage,
+  keptOrders,
+  pageWith,
+  realModule,
+  sleep,
+  storageKeyOf,
+  unloadPages,
+  until,
+} from './support/helpers'
 
 // msw's fake Trustpilot and a fresh localStorage per test, as every page-level test file has them.
 const env = fakeTrustpilotPage()
@@ -29,7 +37,7 @@ after(() => {
 })
 afterEach(unloadPages)
 
-const key = (id: string) => `${KEY_PREFIX}${API_KEY}:${id}`
+const key = storageKeyOf
 
 /** Records console.info, warn and error while `run` runs. */
 async function console_(run: () => Promise<void>) {
@@ -296,7 +304,7 @@ describe('dryRun, for a staging site', () => {
     const page = await pageWith({ load: () => arrived.then(realModule), settings: { dryRun: true } })
     const { result } = page.track({ ...SEED_PROPERTIES, order_id: 'staging-3' })
     await sleep(10)
-    assert.equal(env.storage.keys().filter((k) => k.startsWith(orderKeyPrefix(API_KEY))).length, 1, 'kept first')
+    assert.equal(keptOrders(env.storage).length, 1, 'kept first')
     arrive()
     await result
     await until(() => page.outcomes.length === 1)
@@ -313,10 +321,7 @@ describe('orders the entry keeps', () => {
       page.track({ ...SEED_PROPERTIES, order_id: 'a' }, { messageId: undefined }).result,
       page.track({ ...SEED_PROPERTIES, order_id: 'b' }, { messageId: undefined }).result,
     ])
-    const kept = Array.from({ length: env.storage.length }, (_, i) => env.storage.key(i)!).filter((k) =>
-      k.startsWith(orderKeyPrefix(API_KEY)),
-    )
-    assert.equal(kept.length, 2)
+    assert.equal(keptOrders(env.storage).length, 2)
   })
 
   test("a module that can't load: the outcome names a numeric order_id as text, and none when there is none", async () => {

@@ -9,18 +9,13 @@ import type { Context } from '@segment/analytics-next'
 import { orderKeyPrefix } from '../src/keys'
 import type { LoadDelivery } from '../src/plugin'
 import { createStore } from '../src/store'
-import { API_KEY, SEED_PROPERTIES } from './fixtures'
-import { fakeTrustpilotPage, pageWith, realModule, until } from './helpers'
+import { API_KEY, SEED_PROPERTIES } from './support/fixtures'
+import { fakeTrustpilotPage, keptOrders, pageWith, realModule, until } from './support/helpers'
 
 const env = fakeTrustpilotPage()
 const { fake } = env
 
 const never: LoadDelivery = () => new Promise(() => {})
-
-const keptOrders = () =>
-  Object.keys(Object.fromEntries(Array.from({ length: env.storage.length }, (_, i) => [env.storage.key(i), 1]))).filter(
-    (key) => key.startsWith(orderKeyPrefix(API_KEY)),
-  )
 
 describe('the entry loads the delivery module only when there is something to deliver', () => {
   test('no order and nothing stored: browsing events never load it', async () => {
@@ -74,7 +69,7 @@ test('a kept order this package did not write is mapped like any order: skipped 
   assert.deepEqual(page.outcomes, [
     { status: 'skipped', referenceId: undefined, reason: 'not an Order Completed track event' },
   ])
-  assert.equal(keptOrders().length, 0)
+  assert.equal(keptOrders(env.storage).length, 0)
   assert.equal(fake.requests.length, 0)
 })
 
@@ -83,8 +78,8 @@ describe('an order before the module is there', () => {
     const page = await pageWith({ load: never })
     const { synchronous } = page.track(SEED_PROPERTIES)
     assert.equal(synchronous, false)
-    assert.equal(keptOrders().length, 1, 'kept by the time track returned its promise')
-    const kept = JSON.parse(env.storage.getItem(keptOrders()[0]!)!)
+    assert.equal(keptOrders(env.storage).length, 1, 'kept by the time track returned its promise')
+    const kept = JSON.parse(env.storage.getItem(keptOrders(env.storage)[0]!)!)
     assert.equal(kept.event.properties.order_id, SEED_PROPERTIES.order_id)
   })
 
@@ -106,7 +101,7 @@ describe('an order before the module is there', () => {
       /^the delivery module did not load \(TypeError: Failed to fetch dynamically imported module\); the order is kept/,
     )
     assert.match(logs[0]![1], /Trustpilot retrying/)
-    assert.equal(keptOrders().length, 1)
+    assert.equal(keptOrders(env.storage).length, 1)
     assert.equal(fake.requests.length, 0)
 
     // A later page that can load the module delivers the kept order, and drops it.
@@ -116,7 +111,7 @@ describe('an order before the module is there', () => {
       fake.requests.map((r) => r.body.referenceId),
       [SEED_PROPERTIES.order_id, SEED_PROPERTIES.order_id],
     )
-    assert.equal(keptOrders().length, 0)
+    assert.equal(keptOrders(env.storage).length, 0)
   })
 
   test('the same page tries the module again on the next occasion (back online)', async () => {
@@ -162,7 +157,7 @@ describe('an order before the module is there', () => {
       page.outcomes.map((o) => o.status),
       ['retrying', 'sent'],
     )
-    assert.equal(keptOrders().length, 0)
+    assert.equal(keptOrders(env.storage).length, 0)
   })
 
   test('once the module is there, an order goes to it within track: no promise, no kept copy', async () => {
@@ -170,7 +165,7 @@ describe('an order before the module is there', () => {
     await page.track({ ...SEED_PROPERTIES, order_id: 'first' }).result
     const second = page.track({ ...SEED_PROPERTIES, order_id: 'second' })
     assert.equal(second.synchronous, true)
-    assert.equal(keptOrders().length, 0)
+    assert.equal(keptOrders(env.storage).length, 0)
     await until(() => page.outcomes.filter((o) => o.status === 'sent').length === 2)
     assert.equal(page.loads(), 1)
   })
@@ -187,7 +182,7 @@ describe('an order before the module is there', () => {
       },
     ])
     assert.match(logs[0]![1], /Trustpilot skipped no-email/)
-    assert.equal(keptOrders().length, 0)
+    assert.equal(keptOrders(env.storage).length, 0)
     assert.equal(fake.requests.length, 0)
   })
 
@@ -204,6 +199,6 @@ describe('an order before the module is there', () => {
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(fake.requests.length, 0)
     assert.deepEqual(page.outcomes, [])
-    assert.equal(keptOrders().length, 1)
+    assert.equal(keptOrders(env.storage).length, 1)
   })
 })

@@ -7,7 +7,6 @@ import {
   InvitationRejectedError,
   RetryableError,
 } from '../src/errors'
-import { mapOrder } from '../src/mapping'
 import { TimeoutError } from '../src/middleware'
 import { backoffMs } from '../src/outbox'
 import { resolveSettings } from '../src/settings'
@@ -23,32 +22,27 @@ import {
   parseRetryAfter,
   type Step,
 } from '../src/transport'
-import { API_KEY, DEFAULT_ENDPOINT, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from './fixtures'
-import { fakeTrustpilotPage, outboxUnderTest } from './helpers'
+import {
+  API_KEY,
+  DEFAULT_ENDPOINT,
+  SEED_FIRST_BODY,
+  SEED_PROPERTIES,
+  SEED_SECOND_BODY,
+  SEED_SENT,
+} from './support/fixtures'
+import { fakeTrustpilotPage, invitationOf, outboxUnderTest } from './support/helpers'
 
 // A fresh localStorage for each test, as a page has: the protocol's two requests are a page's that can
 // store (a page that can't sends the products at once: the courier's tests).
 const { fake, server } = fakeTrustpilotPage()
 
-const seedInvitation = () => {
-  const mapped = mapOrder(
-    { type: 'track', event: 'Order Completed', properties: SEED_PROPERTIES },
-    {},
-    resolveSettings({ apiKey: API_KEY }),
-  )
-  assert.ok('invitation' in mapped)
-  return mapped.invitation
-}
+const seedInvitation = () => invitationOf(SEED_PROPERTIES)
 
 describe('Trustpilot protocol over fetch (msw)', () => {
   test('202 then 201: the same POST again with products', async () => {
     const { outbox, settled } = outboxUnderTest()
     outbox.submit(seedInvitation())
-    assert.deepEqual(await settled(), {
-      status: 'sent',
-      referenceId: SEED_FIRST_BODY.referenceId,
-      reason: 'accepted by Trustpilot',
-    })
+    assert.deepEqual(await settled(), SEED_SENT)
     assert.equal(fake.requests.length, 2)
     const [first, second] = fake.requests
     assert.equal(first?.url, `${DEFAULT_ENDPOINT}/api/${API_KEY}/invitation`)

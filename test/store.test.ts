@@ -3,23 +3,13 @@
  * records it trusts, and its fall-back to memory when localStorage fails or is missing.
  */
 import assert from 'node:assert/strict'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { entryLockName, OWNER_LOCK_PREFIX, ownerLockName } from '../src/keys'
 import { createStore, MAX_REMEMBERED, parseRecord, pruneAndListPending, REMEMBER_MS } from '../src/store'
-import { API_KEY } from './fixtures'
-import { inAPage, invitationFor, MemoryStorage, storageKeyOf } from './helpers'
+import { API_KEY } from './support/fixtures'
+import { fileLocalStorage, inAPage, invitationFor, storageKeyOf } from './support/helpers'
 
-const storage = new MemoryStorage()
-before(() => {
-  ;(globalThis as { localStorage?: Storage }).localStorage = storage
-})
-after(() => {
-  delete (globalThis as { localStorage?: Storage }).localStorage
-})
-beforeEach(() => {
-  storage.clear()
-  storage.failWrites = false
-})
+const storage = fileLocalStorage()
 
 const invitation = invitationFor
 const key = storageKeyOf

@@ -1,14 +1,14 @@
 /**
  * Playwright fixtures shared by the browser tests:
  * - `site`: the repository served on 127.0.0.1 (one per worker); tests load dist/ from it.
- * - `trustpilotApi`: the msw fake of Trustpilot (test/handlers.ts, the same handlers the Node tests
+ * - `trustpilotApi`: the msw fake of Trustpilot (test/support/handlers.ts, the same handlers the Node tests
  *   use), served on 127.0.0.1 with @mswjs/http-middleware; `shop` points the plugin's endpoint at it.
  * - `standIn`: a real HTTP Trustpilot on 127.0.0.1 that can fail on cue and counts what it created.
  * - `shop`: opens the harness page and drives analytics-next in it. Every page of its browser
  *   context captures its console from the first script on (e2e/pages/console-capture.js).
  */
 import { test as base, type Page } from '@playwright/test'
-import { type FakeTrustpilot, fakeTrustpilot } from '../../test/handlers'
+import { type FakeTrustpilot, fakeTrustpilot } from '../../test/support/handlers'
 import { type StandIn, startStandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { serveHandlers } from './trustpilot-server'
@@ -102,6 +102,21 @@ export class Shop {
       },
       [event, properties, options] as const,
     )
+  }
+
+  /**
+   * The classic checkout redirect: tracks an Order Completed with `properties` and, the moment `track`
+   * resolves, sends the page to e2e/pages/elsewhere.html. Resolves once the browser is there.
+   */
+  async trackThenLeave(properties: Record<string, unknown>) {
+    // The evaluation itself dies with the page it navigates away from.
+    await this.page
+      .evaluate(async (props) => {
+        await (window as any).analytics.track('Order Completed', props)
+        location.href = '/e2e/pages/elsewhere.html'
+      }, properties)
+      .catch(() => {})
+    await this.page.waitForURL('**/elsewhere.html')
   }
 
   call(method: string, ...args: unknown[]) {

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { API_KEY } from '../../test/fixtures'
+import { API_KEY } from '../../test/support/fixtures'
 import { freePort, launch, listening, run } from '../../test/support/processes'
 import { NO_TELEMETRY, nextApp, nextBin, type Shop } from '../../test/support/shop-project'
 

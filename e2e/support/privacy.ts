@@ -5,7 +5,7 @@
  * whole, so an email address inside a logged object is seen, in each engine alike.
  */
 import { expect } from '@playwright/test'
-import { SEED_PROPERTIES } from '../../test/fixtures'
+import { SEED_PROPERTIES } from '../../test/support/fixtures'
 import type { Outcome, StartOptions } from './fixtures'
 
 /** Anything shaped like an email address, however it is quoted or nested in a line. */

@@ -9,6 +9,7 @@
 import { expect } from '@playwright/test'
 import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
+import { order, requestsFor } from './orders'
 import { EMAIL } from './privacy'
 
 export type SandboxShape = 'srcdoc' | 'CSP sandbox'
@@ -95,7 +96,6 @@ export const FRAME_PROBE_SCRIPT =
 export const FRAME_STATE_SCRIPT =
   'return { outcomes: window.outcomes, pageErrors: window.pageErrors, lines: window.consoleCapture.lines }'
 
-const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
 export const SANDBOX_KEY = 'sandboxed-key'
 
 /**
@@ -155,7 +155,7 @@ export async function expectSentInOneRequest(frame: OpaqueFrame, host: SandboxHo
   const { outcomes, pageErrors, lines } = await settle(frame, 10_000)
   expect(pageErrors).toEqual([])
   expect(outcomes.map((o) => [o.status, o.reason])).toEqual([['sent', 'accepted by Trustpilot']])
-  const requests = standIn.requests.filter((r) => r.body.referenceId === 'full')
+  const requests = requestsFor(standIn, 'full')
   expect(requests.map((r) => r.status)).toEqual([201])
   expect(requests[0]!.body).toMatchObject({ products: [{ sku: 'sku-full' }], productSkus: ['sku-full'] })
   expect(standIn.created.get('full')).toBe(1)

@@ -2,16 +2,17 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, beforeEach } from 'node:test'
 import type { Context, Plugin } from '@segment/analytics-next'
 import { setupServer } from 'msw/node'
-import { createCourier } from '../src/courier'
-import type { TrustpilotMiddleware, TrustpilotOutcome, TrustpilotSettings } from '../src/index'
-import { type Invitation, mapOrder } from '../src/mapping'
-import { createOutbox, type OutboxOptions } from '../src/outbox'
-import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../src/plugin'
-import { resolveSettings } from '../src/settings'
-import { createStore, type Store } from '../src/store'
-import { apiTransport } from '../src/transport'
+import { createCourier } from '../../src/courier'
+import type { TrustpilotMiddleware, TrustpilotOutcome, TrustpilotSettings } from '../../src/index'
+import { entryKey, OWNER_LOCK_PREFIX, orderKeyPrefix } from '../../src/keys'
+import { type Invitation, mapOrder } from '../../src/mapping'
+import { createOutbox, type OutboxOptions } from '../../src/outbox'
+import { createPlugin, type LoadDelivery, type TrustpilotPlugin } from '../../src/plugin'
+import { resolveSettings } from '../../src/settings'
+import { createStore, type Store } from '../../src/store'
+import { apiTransport } from '../../src/transport'
 import { API_KEY } from './fixtures'
-import { type FakeTrustpilot, fakeTrustpilot } from './handlers'
+import { type Behaviour, type FakeTrustpilot, fakeTrustpilot } from './handlers'
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -54,10 +55,10 @@ export class MemoryStorage implements Storage {
   }
 }
 
-/** A minimal valid invitation for order `id` (its email `<id>@x.io`), as mapping makes it. */
-export function invitationFor(id: string): Invitation {
+/** The invitation mapping makes of an Order Completed with `properties`, under the tests' integration key. */
+export function invitationOf(properties: Record<string, unknown>): Invitation {
   const mapped = mapOrder(
-    { type: 'track', event: 'Order Completed', properties: { order_id: id, email: `${id}@x.io` } },
+    { type: 'track', event: 'Order Completed', properties },
     {},
     resolveSettings({ apiKey: API_KEY }),
   )
@@ -65,8 +66,15 @@ export function invitationFor(id: string): Invitation {
   return mapped.invitation
 }
 
+/** A minimal valid invitation for order `id` (its email `<id>@x.io`), as mapping makes it. */
+export const invitationFor = (id: string): Invitation => invitationOf({ order_id: id, email: `${id}@x.io` })
+
 /** The storage key of order `id` under the tests' integration key. */
-export const storageKeyOf = (id: string) => `analytics-plugin-trustpilot:${API_KEY}:${id}`
+export const storageKeyOf = (id: string) => entryKey(API_KEY, id)
+
+/** The keys of the orders the entry kept (inbox.ts) under the tests' integration key, in `storage`. */
+export const keptOrders = (storage: MemoryStorage) =>
+  storage.keys().filter((key) => key.startsWith(orderKeyPrefix(API_KEY)))
 
 /** An outbox over the real fetch transport, recording every delivery event. */
 export function outboxUnderTest(
@@ -112,6 +120,70 @@ export function outboxUnderTest(
 /** Starts msw in Node with the fake's handlers for the duration of a suite. */
 export function mswServer(fake: FakeTrustpilot) {
   return setupServer(...fake.handlers)
+}
+
+/**
+ * msw's fake Trustpilot listening for the whole test file (`server`, for a test's own handlers); before
+ * each test, what it recorded and was scripted to answer is cleared, and it answers `fallback` again.
+ */
+export function fakeTrustpilotServer(fallback: Behaviour = 'protocol') {
+  const fake = fakeTrustpilot()
+  const server = mswServer(fake)
+  before(() => server.listen({ onUnhandledRequest: 'error' }))
+  after(() => server.close())
+  beforeEach(() => {
+    fake.requests.length = 0
+    fake.script.length = 0
+    fake.fallback = fallback
+  })
+  return { fake, server }
+}
+
+/**
+ * One MemoryStorage as localStorage for the whole test file, emptied (and writing again) before each
+ * test: for a file whose tests build their own store, courier or outbox over it.
+ */
+export function fileLocalStorage() {
+  const storage = new MemoryStorage()
+  before(() => {
+    ;(globalThis as { localStorage?: Storage }).localStorage = storage
+  })
+  after(() => {
+    delete (globalThis as { localStorage?: Storage }).localStorage
+  })
+  beforeEach(() => {
+    storage.clear()
+    storage.failWrites = false
+  })
+  return storage
+}
+
+/**
+ * A fresh MemoryStorage as localStorage for each test (`local.storage`), none between tests: for a
+ * file of the entry and what it keeps.
+ */
+export function freshLocalStorage() {
+  const local = { storage: new MemoryStorage() }
+  beforeEach(() => {
+    local.storage = new MemoryStorage()
+    ;(globalThis as { localStorage?: Storage }).localStorage = local.storage
+  })
+  afterEach(() => {
+    delete (globalThis as { localStorage?: Storage }).localStorage
+  })
+  return local
+}
+
+/** Web Locks that refuse every request, as in an opaque origin (SecurityError); `asked()` counts them. */
+export function refusingLocks() {
+  let asked = 0
+  const locks = {
+    request: () => {
+      asked++
+      return Promise.reject(new DOMException('denied', 'SecurityError'))
+    },
+  } as unknown as LockManager
+  return { locks, asked: () => asked }
 }
 
 /**
@@ -190,32 +262,25 @@ export function lockHub() {
   }
 }
 
+/** The owner locks (a page's, while it has requests out) `hub` holds now. */
+export const ownerLocks = (hub: ReturnType<typeof lockHub>) =>
+  hub.held().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
+/** Every owner lock asked of `hub`, in order. */
+export const askedOwner = (hub: ReturnType<typeof lockHub>) =>
+  hub.asked().filter((name) => name.startsWith(OWNER_LOCK_PREFIX))
+
 /**
  * For a test file of the entry and the delivery module: msw's fake Trustpilot listening for the whole
  * file (`page.server`, for a test's own handlers), and a fresh MemoryStorage as localStorage for each
  * test (`page.storage`).
  */
 export function fakeTrustpilotPage() {
-  const fake = fakeTrustpilot()
-  const server = mswServer(fake)
-  const page = { fake, server, storage: new MemoryStorage() }
-  before(() => server.listen({ onUnhandledRequest: 'error' }))
-  after(() => server.close())
-  beforeEach(() => {
-    fake.requests.length = 0
-    fake.script.length = 0
-    fake.fallback = 'protocol'
-    page.storage = new MemoryStorage()
-    ;(globalThis as { localStorage?: Storage }).localStorage = page.storage
-  })
-  afterEach(() => {
-    delete (globalThis as { localStorage?: Storage }).localStorage
-  })
-  return page
+  const { fake, server } = fakeTrustpilotServer()
+  return Object.assign(freshLocalStorage(), { fake, server })
 }
 
 /** The real delivery module, as the entry's own `import()` loads it. */
-export const realModule: LoadDelivery = () => import('../src/delivery')
+export const realModule: LoadDelivery = () => import('../../src/delivery')
 
 export interface PageOptions {
   /** Settings over the tests' `apiKey` and a 200 ms `timeoutMs`. */

@@ -70,6 +70,9 @@ export const SEED_SECOND_BODY = {
   productSkus: ['45790-32', '46493-32'],
 }
 
+/** The outcome the seed order ends with. */
+export const SEED_SENT = { status: 'sent', referenceId: SEED_FIRST_BODY.referenceId, reason: 'accepted by Trustpilot' }
+
 export const API_KEY = 'test-integration-key'
 export const DEFAULT_ENDPOINT = 'https://invitejs.trustpilot.com'
 
