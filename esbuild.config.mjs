@@ -7,10 +7,13 @@
 // - dist/trustpilot.global.js, the entry as a classic script for analytics-next remote plugins,
 //   which loads the same dist/delivery.js from its own URL.
 // Each is self-contained otherwise: analytics-next is used for types only.
+// Beside them: dist/integrity.json, each of those files' SRI hash (integrityOf), and the Node command
+// that prints a page's snippet from it, dist/integrity-snippet.js (COMMAND); docs/integrity.md.
 //
 // esbuild bundles and minifies; terser then compresses once more. Its names are chosen for gzip
 // (most frequent characters first), which takes about 5% off the gzipped size esbuild alone gives,
 // on a file every page of a shop downloads. scripts/size-breakdown.ts measures through `bundle()` too.
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -114,10 +117,19 @@ export async function bundle(entry, format, outfile, plugins = []) {
   return { code: String(output.code), map: String(output.map) }
 }
 
+/** A file's Subresource Integrity value, from its bytes: `sha384-<base64>`. */
+export const integrityOf = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`
+
+/** Where the build writes every browser file's SRI value, keyed by its name relative to dist/. */
+export const INTEGRITY = 'dist/integrity.json'
+
+/** Builds one output, writes it and its source map, and returns the bytes it wrote. */
 async function build(entry, format, outfile) {
   const { code, map } = await bundle(entry, format, outfile, pluginsFor(format))
-  writeFileSync(outfile, code)
+  const bytes = Buffer.from(code)
+  writeFileSync(outfile, bytes)
   writeFileSync(`${outfile}.map`, map)
+  return bytes
 }
 
 /**
@@ -141,10 +153,53 @@ async function buildRelay([entry, outfile]) {
   })
 }
 
+/**
+ * dist/integrity-snippet.js, the package's `analytics-plugin-trustpilot-integrity` command: prints the
+ * snippet a page pastes to pin every browser file by its hash (docs/integrity.md). A Node 20 script
+ * with no dependency, no browser loads it: not in integrity.json, not held to the browser floor.
+ * What it knows of dist/ comes from OUTPUTS, through `define`: the ES modules (the import map's
+ * entries), the entry a page imports, and the classic script.
+ */
+export const COMMAND = ['bin/integrity-snippet.ts', 'dist/integrity-snippet.js']
+
+/** dist/'s files a browser never loads: each server-side or command file (no browser floor, no hash). */
+export const NODE_FILES = [RELAY[1], COMMAND[1]]
+
+const inDist = (outfile) => outfile.replace(/^dist\//, '')
+
+async function buildCommand([entry, outfile]) {
+  const modules = OUTPUTS.filter(([, format]) => format === 'esm').map(([, , file]) => inDist(file))
+  const [, , classic] = OUTPUTS.find(([, format]) => format === 'iife')
+  const [, , main] = OUTPUTS.find(([source]) => source === 'src/index.ts')
+  await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    banner: { js: '#!/usr/bin/env node' },
+    define: {
+      __VERSION__: JSON.stringify(version),
+      __FILES__: JSON.stringify({ modules, entry: inDist(main), classic: inDist(classic) }),
+    },
+    legalComments: 'none',
+    logLevel: 'warning',
+  })
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   // From empty: a file an earlier build wrote and this one doesn't would still be packed.
   rmSync('dist', { recursive: true, force: true })
   mkdirSync('dist', { recursive: true })
-  await Promise.all([...OUTPUTS.map((output) => build(...output)), buildRelay(RELAY)])
-  console.log(`built ${[...OUTPUTS.map((output) => output[2]), RELAY[1]].join(', ')} (v${version})`)
+  const [written] = await Promise.all([
+    Promise.all(OUTPUTS.map((output) => build(...output))),
+    buildRelay(RELAY),
+    buildCommand(COMMAND),
+  ])
+  // Hashed from the bytes just written, in OUTPUTS's order: what a browser checks them against.
+  const integrity = Object.fromEntries(OUTPUTS.map(([, , outfile], i) => [inDist(outfile), integrityOf(written[i])]))
+  writeFileSync(INTEGRITY, `${JSON.stringify(integrity, null, 2)}\n`)
+  const files = [...OUTPUTS.map((output) => output[2]), RELAY[1], COMMAND[1], INTEGRITY]
+  console.log(`built ${files.join(', ')} (v${version})`)
 }

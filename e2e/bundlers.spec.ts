@@ -1,16 +1,16 @@
 /**
  * Every bundler, every output: the packed package bundled into a small shop by esbuild (code-split,
  * single-file ESM, IIFE), Rollup (code-split, and a single-file IIFE with inlineDynamicImports),
- * Vite and webpack 5 (e2e/support/shops.ts builds them). Each is built once with a shop that
- * registers the plugin as its bundle starts and once with one that registers it later, as after
- * consent. Every build must load with no page error and deliver an order. A bundler that inlines
+ * Vite, webpack 5, and webpack 5 with webpack-subresource-integrity (e2e/support/shops.ts builds
+ * them). Each is built once with a shop that registers the plugin as its bundle starts and once with
+ * one that registers it later, as after consent. Every build must load with no page error and deliver an order. A bundler that inlines
  * the delivery engine evaluates it as the bundle starts, before a later shop has created the plugin:
  * nothing in it may depend on the entry having run. A split build must leave the delivery engine in
  * a file of its own that the page fetches only for an order. And `instanceof` holds across the
  * bundles: an error the delivery engine throws is an instance of the class the shop imported.
  */
 import type { Page } from '@playwright/test'
-import { SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
+import { SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/support/fixtures'
 import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { test as base, expect } from './support/fixtures'
 import { BUNDLERS, REGISTRATIONS, type Shops, shopId, shops } from './support/shops'

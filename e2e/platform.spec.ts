@@ -4,9 +4,10 @@
  * invitation fields, and Trustpilot's own script as the transport. All against the built files.
  */
 import { readFileSync } from 'node:fs'
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/fixtures'
-import { type StandIn, tpStandInScript } from '../test/support/stand-in'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/support/fixtures'
+import { tpStandInScript } from '../test/support/stand-in'
 import { expect, remotePluginCdnSettings, type Shop, test } from './support/fixtures'
+import { requestsFor, standInSettings } from './support/orders'
 
 /** Opens the harness with no plugin of its own: analytics-next loads ours as a remote plugin. */
 const openRemote = (
@@ -193,14 +194,7 @@ test('per-order options: integrations.Trustpilot on the event overrides template
 })
 
 test.describe("transport: 'script' (Trustpilot's own tp.min.js, played by a faithful stand-in)", () => {
-  const settingsFor = (standIn: StandIn, extra: Record<string, unknown> = {}) => ({
-    apiKey: API_KEY,
-    endpoint: standIn.url,
-    transport: 'script',
-    timeoutMs: 1_000,
-    ...extra,
-  })
-  const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+  const settingsFor = standInSettings({ apiKey: API_KEY, transport: 'script', timeoutMs: 1_000 })
 
   test('loads the script only on the first valid order, registers, and hands it a copy', async ({
     shop,
@@ -318,7 +312,9 @@ test.describe("transport: 'script' (Trustpilot's own tp.min.js, played by a fait
     })
     expect(elapsed).toBeLessThan(1_000)
     const outcome = await shop.waitForOutcome('retrying', 'blocked')
-    expect(outcome?.reason).toMatch(/tp\.min\.js failed to load \(blocked\?\)/)
+    expect(outcome?.reason).toMatch(
+      /tp\.min\.js failed to load \(blocked\? by the page.s Integrity-Policy or CSP, or a content blocker\)/,
+    )
     expect(await shop.received()).toHaveLength(2)
   })
 

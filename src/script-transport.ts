@@ -16,6 +16,20 @@
  *   localStorage `tpinvid`) and silently drops a repeat of it. The outbox asks again only when an
  *   earlier attempt of this order was not answered, so before each `createInvitation` the marker is
  *   cleared if, and only if, it holds this order's pair: a retry really reaches Trustpilot.
+ *
+ * Pages with strict script policies (docs/browsers.md, "Strict script policies"):
+ * - Trusted Types (`require-trusted-types-for 'script'`): the script's URL is made by a Trusted Types
+ *   policy named `trustpilot`, this module's own (never handed out), which a page allows with CSP
+ *   `trusted-types trustpilot`. It is created once per page, on the first load: a page can create a
+ *   name once, and a refusal is a violation report, so a refused one is not asked for again. Where
+ *   the page refuses it, the URL goes as a string (accepted where Trusted Types are not enforced, or a
+ *   default policy takes it); refused too, the attempt fails with a reason naming the policy, never
+ *   an uncaught TypeError.
+ * - Nonce-based CSP with 'strict-dynamic': a script this module creates is trusted as this module is;
+ *   it sets nothing else on the element, so nothing breaks that.
+ * - Integrity-Policy: Trustpilot serves tp.min.js from one unversioned URL, so no hash can pin it, and
+ *   such a page blocks it. Browsers don't tell the page why a script failed: the reason names the
+ *   likely causes.
  */
 import { InvitationRejectedError, RetryableError } from './errors.js'
 import { withProducts } from './mapping.js'
@@ -28,6 +42,39 @@ type TpWindow = { tp?: Tp; TrustpilotObject?: string }
 
 /** The script's localStorage key for the last invitation it was given. */
 export const TP_MARKER_KEY = 'tpinvid'
+
+/** The name of this module's Trusted Types policy: a page enforcing Trusted Types lists it in CSP `trusted-types`. */
+export const TRUSTED_TYPES_POLICY = 'trustpilot'
+
+type ScriptUrlPolicy = { createScriptURL(url: string): unknown }
+type TrustedTypes = { createPolicy(name: string, rules: { createScriptURL(url: string): string }): ScriptUrlPolicy }
+
+/** This page's `trustpilot` policy: undefined until first made, false where the page refused it. */
+let policy: ScriptUrlPolicy | false | undefined
+
+/**
+ * Sets `script.src` to `url`: through the `trustpilot` policy where the browser has Trusted Types, as
+ * a string elsewhere or where the page refused the policy. Throws a RetryableError naming the policy
+ * where the page takes neither.
+ */
+function setScriptSource(script: HTMLScriptElement, url: string) {
+  try {
+    // Only this module holds it, and only ever gives it `{endpoint}/tp.min.js`.
+    policy ??= (globalThis as { trustedTypes?: TrustedTypes }).trustedTypes?.createPolicy(TRUSTED_TYPES_POLICY, {
+      createScriptURL: (given) => given,
+    })
+  } catch {
+    policy = false
+  }
+  try {
+    script.src = (policy ? policy.createScriptURL(url) : url) as string
+  } catch (error) {
+    throw new RetryableError(
+      `Trusted Types refused Trustpilot's script: CSP trusted-types must list ${TRUSTED_TYPES_POLICY}`,
+      { cause: error },
+    )
+  }
+}
 
 export function scriptTransport(settings: ResolvedSettings): Transport {
   const win = globalThis as unknown as TpWindow
@@ -47,10 +94,16 @@ export function scriptTransport(settings: ResolvedSettings): Transport {
     }
     // A script inserted from code is async already: it never holds up the page's parsing.
     const script = document.createElement('script')
-    script.src = `${settings.endpoint}/tp.min.js`
+    setScriptSource(script, `${settings.endpoint}/tp.min.js`)
     const loaded = new Promise<Tp>((resolve, reject) => {
       script.onload = () => resolve(win.tp as Tp)
-      script.onerror = () => reject(new RetryableError(`Trustpilot's script ${script.src} failed to load (blocked?)`))
+      // The browser doesn't say why: the likely causes, an Integrity-Policy first (no hash can pin it).
+      script.onerror = () =>
+        reject(
+          new RetryableError(
+            `Trustpilot's script ${script.src} failed to load (blocked? by the page's Integrity-Policy or CSP, or a content blocker)`,
+          ),
+        )
     })
     document.head.append(script)
     return withTimeout(loaded, settings.timeoutMs, "Trustpilot's script did not load").catch((error) => {

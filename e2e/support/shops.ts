@@ -3,7 +3,7 @@
  * loads: one table row per bundler and output, each built twice, once with a shop that registers the
  * plugin as its bundle starts and once with a shop that registers it later (after consent, say).
  *
- * Building 14 shops takes a while on a small machine, and every worker of every browser project
+ * Building 16 shops takes a while on a small machine, and every worker of every browser project
  * needs the same ones: they are built once into <tmpdir>/analytics-plugin-trustpilot-shops/<key>,
  * where the key hashes what the tarball holds, this file and the lockfile (the bundlers' versions),
  * and a lock keeps a second worker waiting instead of building them again. Not inside the repository: esbuild
@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type * as esbuild from 'esbuild'
 import type { OutputOptions, RollupBuild } from 'rollup'
-import { API_KEY } from '../../test/fixtures'
+import { API_KEY } from '../../test/support/fixtures'
 import { installConsumer, PACKAGE, pack, REPO } from './pack'
 
 /** Only the delivery engine says this (the outcome of a sent invitation): it marks the file holding it. */
@@ -186,25 +186,57 @@ export const BUNDLERS: Bundler[] = [
     title: 'webpack 5',
     split: true,
     build: async (source, outdir) => {
-      const { default: webpack } = await import('webpack')
-      const compiler = webpack({
-        mode: 'production',
-        context: source,
-        entry: './shop.js',
-        output: { path: outdir, filename: 'shop.js', chunkFilename: '[name].[contenthash:8].js' },
-        devtool: false,
-        performance: { hints: false },
-        // Its minifier (terser) took 25-40 s per build on a 2-core machine; it renames and compresses,
-        // but the chunks and the order modules run in are decided before it: the test needs those.
-        optimization: { minimize: false },
-      })
-      const stats = await promisify(compiler.run.bind(compiler))()
-      await promisify(compiler.close.bind(compiler))()
-      if (!stats || stats.hasErrors()) throw new Error(stats?.toString('errors-only') ?? 'webpack made no stats')
+      await webpackShop(source, outdir)
       await writeFile(join(outdir, 'index.html'), classicPage)
     },
   },
+  {
+    // The same with webpack-subresource-integrity (docs/integrity.md): the runtime gives each chunk's
+    // <script> its hash and crossorigin, and the page pins the entry, so the shop runs under
+    // `Integrity-Policy: blocked-destinations=(script)` (e2e/integrity.spec.ts serves it so).
+    id: 'webpack-sri',
+    title: 'webpack 5 with webpack-subresource-integrity',
+    split: true,
+    build: async (source, outdir) => {
+      const { SubresourceIntegrityPlugin } = await import('webpack-subresource-integrity')
+      await webpackShop(source, outdir, {
+        output: { crossOriginLoading: 'anonymous' },
+        plugins: [new SubresourceIntegrityPlugin({ hashFuncNames: ['sha384'], enabled: true })],
+      })
+      const integrity = `sha384-${createHash('sha384')
+        .update(await readFile(join(outdir, 'shop.js')))
+        .digest('base64')}`
+      await writeFile(
+        join(outdir, 'index.html'),
+        page(`<script src="./shop.js" integrity="${integrity}" crossorigin="anonymous"></script>`),
+      )
+    },
+  },
 ]
+
+/** webpack 5's production build of `source`/shop.js into `outdir`, with `extra` options (its output's merged). */
+async function webpackShop(
+  source: string,
+  outdir: string,
+  extra: { output?: Record<string, unknown>; plugins?: unknown[] } = {},
+) {
+  const { default: webpack } = await import('webpack')
+  const compiler = webpack({
+    mode: 'production',
+    context: source,
+    entry: './shop.js',
+    output: { path: outdir, filename: 'shop.js', chunkFilename: '[name].[contenthash:8].js', ...extra.output },
+    devtool: false,
+    performance: { hints: false },
+    // Its minifier (terser) took 25-40 s per build on a 2-core machine; it renames and compresses,
+    // but the chunks and the order modules run in are decided before it: the test needs those.
+    optimization: { minimize: false },
+    plugins: extra.plugins as never,
+  })
+  const stats = await promisify(compiler.run.bind(compiler))()
+  await promisify(compiler.close.bind(compiler))()
+  if (!stats || stats.hasErrors()) throw new Error(stats?.toString('errors-only') ?? 'webpack made no stats')
+}
 
 /** One built shop, as the test reads it. */
 export interface BuiltShop {

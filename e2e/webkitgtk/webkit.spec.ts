@@ -11,12 +11,14 @@
 import { readFileSync } from 'node:fs'
 import { By, type WebDriver } from 'selenium-webdriver'
 import { startExample } from '../../scripts/start'
-import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../../test/fixtures'
+import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY, SEED_SENT } from '../../test/support/fixtures'
 import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import { DENIED, DROPPED, GRANTED, MAPPINGS } from '../support/consent'
-import { remotePluginCdnSettings, strictCsp } from '../support/fixtures'
+import { expectBackOnlineSendsAtOnce, expectRetryAfterHonoured, orderWhileDown } from '../support/delivery-flows'
+import { remotePluginCdnSettings, type StartOptions, strictCsp } from '../support/fixtures'
 import { beaconOutcomesTo, type OutcomeReports, outcomeReportsFixture } from '../support/no-storage'
+import { createdCount, expectCreatedOnce, order, requestsFor, standInSettings } from '../support/orders'
 import { consoleOfAnOrderFlow, expectNoEmail, expectReasonsAndInvitations } from '../support/privacy'
 import { startRelayShop } from '../support/relay-shop'
 import {
@@ -31,12 +33,11 @@ import {
   type SandboxShape,
   sandboxHostFixture,
 } from '../support/sandbox-host'
+import { NONCE, nonceCsp, serveCdn, serveStrictPages } from '../support/strict-pages'
 import { waitUntil } from '../support/webkitgtk'
 import { expect, test, WebDriverShop } from './webdriver'
 
-const order = (id: string) => ({ order_id: id, email: `${id}@example.com`, products: [{ sku: `sku-${id}` }] })
-const settingsFor = (standIn: StandIn) => ({ apiKey: 'webkit-key', endpoint: standIn.url, timeoutMs: 1_000 })
-const requestsFor = (standIn: StandIn, id: string) => standIn.requests.filter((r) => r.body.referenceId === id)
+const settingsFor = standInSettings({ apiKey: 'webkit-key', timeoutMs: 1_000 })
 /** A page of the shop that is not the harness, for the buyer to leave to. */
 const elsewhere = (baseURL: string) => `${baseURL}/e2e/pages/elsewhere.html`
 const harness = (baseURL: string, query = '') => `${baseURL}/e2e/pages/harness.html${query}`
@@ -45,13 +46,6 @@ const withServers = test.extend<{ reports: OutcomeReports; host: SandboxHost }>(
   reports: outcomeReportsFixture,
   host: sandboxHostFixture,
 })
-
-/** Waits until the invitation was created, then a little longer to catch any late duplicate. */
-async function expectCreatedOnce(standIn: StandIn, id: string) {
-  await expect.poll(() => standIn.created.get(id) ?? 0, { timeout: 20_000 }).toBe(1)
-  await new Promise((r) => setTimeout(r, 500))
-  expect(standIn.created.get(id)).toBe(1)
-}
 
 /**
  * `files` of dist/ and every file they import statically, by name: what a page that loads them
@@ -75,12 +69,7 @@ test('seed order: 202, the products request, 201, outcome sent', async ({ shop, 
   await shop.track('Order Completed', SEED_PROPERTIES)
   const outcome = await shop.waitForOutcome('sent')
   // WebDriver returns the absent `error` as null.
-  expect(outcome).toEqual({
-    status: 'sent',
-    referenceId: SEED_FIRST_BODY.referenceId,
-    reason: 'accepted by Trustpilot',
-    error: null,
-  })
+  expect(outcome).toEqual({ ...SEED_SENT, error: null })
   expect(trustpilotApi.requests.map((r) => r.body)).toEqual([SEED_FIRST_BODY, SEED_SECOND_BODY])
   expect(trustpilotApi.requests.map((r) => r.contentType)).toEqual(['application/json', 'application/json'])
 })
@@ -104,7 +93,7 @@ for (const flow of [202, 201] as const) {
     standIn.latencyMs = 0
     const loaded = Date.now()
     await shop.open({ settings })
-    await expect.poll(() => standIn.created.get(`leave-${flow}`) ?? 0, { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
+    await expect.poll(() => createdCount(standIn, `leave-${flow}`), { timeout: 5_000 }).toBeGreaterThanOrEqual(1)
     test
       .info()
       .annotations.push({ type: 'created after the next page loaded', description: `${Date.now() - loaded} ms` })
@@ -120,10 +109,7 @@ for (const flow of [202, 201] as const) {
 }
 
 test('Trustpilot down, the buyer leaves, a later page delivers', async ({ shop, standIn, site }) => {
-  await standIn.down()
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('down'))
-  await shop.waitForOutcome('retrying', 'down')
+  await orderWhileDown(shop, standIn, settingsFor(standIn), 'down')
   await shop.driver.get(elsewhere(site.url))
   await standIn.up()
   expect(standIn.requests).toHaveLength(0)
@@ -273,10 +259,7 @@ test('the same order tracked three times and the page reloaded: one invitation',
 
 // Mirrors delivery.spec.ts "two tabs opened on one pending outbox".
 test('two tabs opened on one pending outbox: one invitation', async ({ shop, standIn, site }) => {
-  await standIn.down()
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('tabs'))
-  await shop.waitForOutcome('retrying', 'tabs')
+  await orderWhileDown(shop, standIn, settingsFor(standIn), 'tabs')
   await shop.driver.get(elsewhere(site.url))
   await standIn.up()
   // Slow answers keep one tab's requests out while the other looks at the outbox: the race the
@@ -314,29 +297,14 @@ test('two tabs opened on one pending outbox: one invitation', async ({ shop, sta
 // Mirrors delivery.spec.ts "back online". WebDriver can't take WebKitGTK off the network, so the
 // page gets the event the browser fires when it is back; what is tested is WebKit's side of it.
 test('back online: a pending invitation goes at once, not after its backoff', async ({ shop, standIn }) => {
-  standIn.faults.push(503)
-  standIn.retryAfter = '3600'
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('online'))
-  const retrying = await shop.waitForOutcome('retrying', 'online')
-  expect(retrying?.reason).toMatch(/next in 3600 s/)
-  await shop.driver.executeScript(
-    "window.dispatchEvent(new Event('offline')); window.dispatchEvent(new Event('online'))",
+  await expectBackOnlineSendsAtOnce(shop, standIn, settingsFor(standIn), () =>
+    shop.driver.executeScript("window.dispatchEvent(new Event('offline')); window.dispatchEvent(new Event('online'))"),
   )
-  await expectCreatedOnce(standIn, 'online')
 })
 
 // Mirrors delivery.spec.ts "429 with Retry-After waits as told".
 test('429 with Retry-After waits as told', async ({ shop, standIn }) => {
-  standIn.faults.push(429)
-  standIn.retryAfter = '2'
-  await shop.open({ settings: settingsFor(standIn) })
-  await shop.track('Order Completed', order('limited'))
-  const retrying = await shop.waitForOutcome('retrying', 'limited')
-  expect(retrying?.reason).toMatch(/HTTP 429; attempt 1 failed, next in 2 s/)
-  await expectCreatedOnce(standIn, 'limited')
-  const [first, second] = requestsFor(standIn, 'limited')
-  expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_900)
+  await expectRetryAfterHonoured(shop, standIn, settingsFor(standIn))
 })
 
 // Mirrors delivery.spec.ts "corrupt stored data is ignored and logged".
@@ -755,3 +723,135 @@ for (const shape of SANDBOX_SHAPES) {
     },
   )
 }
+
+// Mirrors strict-policies.spec.ts: WebKitGTK 2.50 enforces Trusted Types, 'strict-dynamic' and
+// Integrity-Policy as Chromium and Firefox do (docs/browsers.md, "Strict script policies"). The pages
+// come from the same server (e2e/support/strict-pages.ts), which writes nonces and pins itself: this
+// driver can't route. WebDriver can't add a listener ahead of the page either: the page's uncaught
+// errors are the Playwright engines' to check.
+test.describe('strict script policies (strict-policies.spec.ts)', () => {
+  const TT_REFUSED = "Trusted Types refused Trustpilot's script: CSP trusted-types must list trustpilot"
+  let strict: StaticServer
+  let cdn: StaticServer
+  test.beforeAll(async () => {
+    strict = await serveStrictPages()
+    cdn = await serveCdn()
+  })
+  test.afterAll(async () => {
+    await strict.close()
+    await cdn.close()
+  })
+  const page = (query: Record<string, string>) => `${strict.url}/e2e/pages/harness.html?${new URLSearchParams(query)}`
+  /** Opens `url`, starts the harness with `options`, tracks order `id` and waits for it to be sent. */
+  async function expectSent(shop: WebDriverShop, standIn: StandIn, url: string, options: StartOptions, id: string) {
+    await shop.driver.get(url)
+    await shop.start(options)
+    await shop.track('Order Completed', order(id))
+    await shop.waitForOutcome('sent', id)
+    await expect.poll(() => createdCount(standIn, id)).toBe(1)
+  }
+  const tpScriptFetches = (shop: WebDriverShop) =>
+    shop.driver.executeScript<string[]>(
+      "return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('/tp.min.js'))",
+    )
+
+  test("Trusted Types: 'api' sent with no policy made; 'script' through the policy trustpilot; zero violations", async ({
+    shop,
+    standIn,
+  }) => {
+    await expectSent(
+      shop,
+      standIn,
+      page({ csp: "require-trusted-types-for 'script'; trusted-types 'none'" }),
+      { settings: settingsFor(standIn) },
+      'tt-api',
+    )
+    expect(await shop.violations()).toEqual([])
+    await expectSent(
+      shop,
+      standIn,
+      page({ csp: "require-trusted-types-for 'script'; trusted-types trustpilot" }),
+      { settings: settingsFor(standIn, { transport: 'script' }) },
+      'tt-script',
+    )
+    expect(await tpScriptFetches(shop)).toEqual([`${standIn.url}/tp.min.js`])
+    expect(await shop.violations()).toEqual([])
+  })
+
+  test("Trusted Types, a page that refuses the policy: 'script' ends within maxAttempts, its reason naming the policy, no violation loop", async ({
+    shop,
+    standIn,
+  }) => {
+    await shop.driver.get(page({ csp: "require-trusted-types-for 'script'; trusted-types 'none'" }))
+    await shop.start({ settings: settingsFor(standIn, { transport: 'script', maxAttempts: 2 }) })
+    await shop.track('Order Completed', order('tt-refused'))
+    await shop.waitForOutcome('failed', 'tt-refused')
+    const outcomes = await shop.outcomes()
+    expect(outcomes.map((o) => [o.status, o.error])).toEqual([
+      ['retrying', 'RetryableError'],
+      ['failed', 'DeliveryAbandonedError'],
+    ])
+    expect(outcomes[0]?.reason).toMatch(new RegExp(`^${TT_REFUSED}; attempt 1 failed, next in \\d+ s$`))
+    expect(outcomes[1]?.reason).toBe(`gave up after 2 attempts; last error: ${TT_REFUSED}`)
+    const reported = [
+      'trusted-types trusted-types-policy',
+      'require-trusted-types-for trusted-types-sink',
+      'require-trusted-types-for trusted-types-sink',
+    ]
+    expect(await shop.violations()).toEqual(reported)
+    await new Promise((r) => setTimeout(r, 2_000))
+    expect(await shop.violations()).toEqual(reported)
+    expect(await tpScriptFetches(shop)).toEqual([])
+    expect(standIn.requests).toEqual([])
+  })
+
+  const routes = {
+    'module import': () => ({}),
+    'module from a CDN on another origin': () => ({ base: cdn.url }),
+    'classic script': () => ({ via: 'global' }),
+    'remote plugin from a CDN on another origin': (settings: Record<string, unknown>) => ({
+      via: 'none',
+      cdnSettings: remotePluginCdnSettings(cdn.url, settings),
+    }),
+  } satisfies Record<string, (settings: Record<string, unknown>) => StartOptions>
+  for (const [route, start] of Object.entries(routes)) {
+    test(`nonce-based strict CSP ('strict-dynamic'), ${route}: 'api' and 'script' sent with zero violations`, async ({
+      shop,
+      standIn,
+    }) => {
+      const csp = `default-src 'self'; ${nonceCsp()}; connect-src 'self' ${standIn.url}; frame-src ${standIn.simplicityUrl}`
+      for (const transport of ['api', 'script'] as const) {
+        const settings = settingsFor(standIn, { transport })
+        await expectSent(
+          shop,
+          standIn,
+          page({ csp, nonce: NONCE }),
+          { settings, ...start(settings) },
+          `nonce-${transport}`,
+        )
+        expect(await tpScriptFetches(shop)).toEqual(transport === 'script' ? [`${standIn.url}/tp.min.js`] : [])
+        expect(await shop.violations()).toEqual([])
+      }
+    })
+  }
+
+  test("Integrity-Policy, every file of the page pinned: 'api' sent; 'script' blocked, ending within maxAttempts with a reason naming the integrity policy", async ({
+    shop,
+    standIn,
+  }) => {
+    const pinned = page({ pinned: '', 'integrity-policy': 'blocked-destinations=(script)' })
+    await expectSent(shop, standIn, pinned, { settings: settingsFor(standIn) }, 'pinned-api')
+    await shop.driver.get(pinned)
+    await shop.start({ settings: settingsFor(standIn, { transport: 'script', maxAttempts: 2 }) })
+    await shop.track('Order Completed', order('pinned-script'))
+    await shop.waitForOutcome('failed', 'pinned-script')
+    const blocked = `Trustpilot's script ${standIn.url}/tp.min.js failed to load (blocked? by the page's Integrity-Policy or CSP, or a content blocker)`
+    const outcomes = (await shop.outcomes()).filter((o) => o.referenceId === 'pinned-script')
+    expect(outcomes.map((o) => [o.status, o.reason.replace(/next in \d+ s/, 'next in <s> s')])).toEqual([
+      ['retrying', `${blocked}; attempt 1 failed, next in <s> s`],
+      ['failed', `gave up after 2 attempts; last error: ${blocked}`],
+    ])
+    expect(await shop.driver.executeScript('return window.tpCalls')).toBeNull()
+    expect(requestsFor(standIn, 'pinned-script')).toEqual([])
+  })
+})

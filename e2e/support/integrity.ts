@@ -1,0 +1,234 @@
+/**
+ * Pages under `Integrity-Policy: blocked-destinations=(script)` for the integrity tests
+ * (e2e/integrity.spec.ts, e2e/webkitgtk/integrity.spec.ts): a shop's page that loads the built dist/
+ * from a CDN on another origin with the snippet the package's own command prints
+ * (dist/integrity-snippet.js, never a hash written here), and a CDN that can change one byte of a
+ * file it serves. Every script of the page carries integrity, its own included, or the policy would
+ * block it: only the inline scripts, which fetch nothing, go without.
+ */
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { ServerResponse } from 'node:http'
+import { promisify } from 'node:util'
+import { type StaticServer, startStaticServer } from '../../test/support/static-server'
+
+export const INTEGRITY_POLICY = 'blocked-destinations=(script)'
+/** The command a shop runs (package.json's bin): the one source of every hash the pages carry. */
+const COMMAND = 'dist/integrity-snippet.js'
+/** The placeholder the command prints where the shop's settings go. */
+const PLACEHOLDER = "{ apiKey: '<TRUSTPILOT_INTEGRATION_KEY>' }"
+
+export type Route = 'module' | 'classic'
+
+/** The snippet the package's command prints for `base` (the URL of dist/) and `route`. */
+export async function printedSnippet(base: string, route: Route, nonce?: string): Promise<string> {
+  const args = [COMMAND, '--base', base, '--route', route, ...(nonce ? ['--nonce', nonce] : [])]
+  const { stdout } = await promisify(execFile)(process.execPath, args)
+  return stdout
+}
+
+/** The snippet with the shop's settings in place of the placeholder, as a shop fills in its key. */
+export function withSettings(snippet: string, settings: Record<string, unknown>): string {
+  if (snippet.split(PLACEHOLDER).length !== 2) throw new Error(`the snippet has no single ${PLACEHOLDER}:\n${snippet}`)
+  return snippet.replace(PLACEHOLDER, JSON.stringify(settings))
+}
+
+/** The snippet with only the import map's entries whose URL `keep` says: a shop that pinned less. */
+export function keepingEntries(snippet: string, keep: (url: string) => boolean): string {
+  const match = /(<script type="importmap">\n)([\s\S]*?)(\n<\/script>)/.exec(snippet)
+  if (!match) throw new Error(`the snippet has no import map:\n${snippet}`)
+  const map = JSON.parse(match[2] as string) as { integrity: Record<string, string> }
+  map.integrity = Object.fromEntries(Object.entries(map.integrity).filter(([url]) => keep(url)))
+  return snippet.replace(match[0], `${match[1]}${JSON.stringify(map, null, 2)}${match[3]}`)
+}
+
+/** The snippet's script tag of the classic route, marked as analytics-next's loader marks one it loaded. */
+export function asLoadedRemotePlugin(snippet: string): string {
+  const tag = /<script src="[^"]+" integrity="[^"]+" crossorigin="anonymous"><\/script>/.exec(snippet)?.[0]
+  if (!tag) throw new Error(`the snippet has no script tag:\n${snippet}`)
+  // Only the import map and the tag: analytics-next creates the plugin from its remotePlugins entry.
+  const map = /<script type="importmap">[\s\S]*?<\/script>/.exec(snippet)?.[0] ?? ''
+  return `${map}\n${tag.replace('></script>', ' status="loaded"></script>')}\n`
+}
+
+const sri = (path: string) => `sha384-${createHash('sha384').update(readFileSync(path)).digest('base64')}`
+
+/** A script of the shop's own, pinned: its hash is the shop's business, computed here from the file. */
+const ownScript = (path: string, open: string) =>
+  `${open} src="/${path}" integrity="${sri(path)}" crossorigin="anonymous"></script>`
+
+/**
+ * What the page itself sees of blocked scripts, from its first line: CSP violations, the Reporting
+ * API's reports (Chromium reports `integrity-violation`; Firefox and WebKitGTK have no
+ * ReportingObserver for it), `error` events of <script> elements, and rejections nobody handled.
+ */
+const WATCH = `window.integrityWatch = { violations: [], reports: [], scriptErrors: [], rejections: [] }
+document.addEventListener('securitypolicyviolation', (e) =>
+  integrityWatch.violations.push(e.violatedDirective + ' ' + e.blockedURI))
+if (typeof ReportingObserver === 'function')
+  new ReportingObserver((reports) => {
+    for (const r of reports) integrityWatch.reports.push(r.type + ' ' + (r.body && (r.body.blockedURL || r.body.blockedURI)))
+  }, { buffered: true }).observe()
+addEventListener('error', (e) => {
+  if (e.target instanceof HTMLScriptElement) integrityWatch.scriptErrors.push(e.target.src || '(inline)')
+}, true)
+addEventListener('unhandledrejection', (e) => integrityWatch.rejections.push(String(e.reason)))`
+
+/**
+ * The page's own analytics-next as `analytics`, the global Segment's snippet makes and the plugin's
+ * snippet registers on. Each registration is kept in `registrations`, so a test can wait for it
+ * before its first track.
+ */
+const ANALYTICS = `window.outcomes = []
+window.registrations = []
+window.analytics = new AnalyticsBrowser()
+const register = analytics.register.bind(analytics)
+analytics.register = (...plugins) => {
+  const done = register(...plugins)
+  registrations.push(done)
+  return done
+}
+analytics.on('trustpilot', (o) =>
+  outcomes.push({ status: o.status, referenceId: o.referenceId, reason: o.reason, error: o.error && o.error.name }))`
+
+/**
+ * Loads it, offline (Segment's settings given, Segment.io off): after the plugin's snippet, as a
+ * remote plugin's script the page pinned must be in the page before analytics-next looks for it.
+ */
+const load = (cdnSettings: Record<string, unknown>) => `analytics.load(
+  { writeKey: 'test-write-key', cdnSettings: ${JSON.stringify({ integrations: {}, metrics: { sampleRate: 0 }, ...cdnSettings })} },
+  { integrations: { 'Segment.io': false } },
+)`
+
+/**
+ * The shop's page: its own scripts pinned, its analytics, then the plugin's snippet. With a `nonce`,
+ * each of its own scripts carries it, for a page served with a nonce-based CSP.
+ */
+export function shopPage({
+  snippet,
+  cdnSettings = {},
+  nonce,
+}: {
+  snippet: string
+  cdnSettings?: Record<string, unknown>
+  nonce?: string
+}) {
+  const open = nonce ? `<script nonce="${nonce}"` : '<script'
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<link rel="icon" href="data:,">
+<title>Checkout under Integrity-Policy</title>
+${open}>
+${WATCH}
+</script>
+${ownScript('e2e/pages/console-capture.js', open)}
+${ownScript('e2e/.build/analytics-next.js', open)}
+${open}>
+${ANALYTICS}
+</script>
+${snippet}
+${open}>
+${load(cdnSettings)}
+</script>
+</head>
+<body><p>A checkout page whose every script is pinned.</p></body>
+</html>
+`
+}
+
+export interface IntegritySite {
+  /** The shop's origin: its pages (each served with the Integrity-Policy header) and its own scripts. */
+  shop: string
+  /** The CDN, on another origin, serving the repository with CORS as npm CDNs do. */
+  cdn: string
+  /** dist/'s URL on the CDN, what `--base` names. */
+  base: string
+  /** Paths (e.g. '/dist/delivery.js') the CDN serves with one byte changed; their hash unchanged. */
+  tampered: Set<string>
+  /** Tampered answers the CDN gave, by path. */
+  tamperedServed: string[]
+  /** Every path asked of the CDN, in order. */
+  cdnRequests: string[]
+  /** Every path (and query) asked of the shop's origin, in order. */
+  shopRequests: string[]
+  /** Serves `html` as /integrity/<name>.html on the shop's origin (`headers` beside the policy) and returns its URL. */
+  page(name: string, html: string, headers?: Record<string, string>): string
+  close(): Promise<void>
+}
+
+/**
+ * One byte changed: the case of the file's last letter (in its `//# sourceMappingURL` comment, for
+ * dist/'s files), so the code would run exactly as before: only its integrity can stop it.
+ */
+export function tamper(bytes: Buffer): Buffer {
+  const changed = Buffer.from(bytes)
+  for (let i = changed.length - 1; i >= 0; i--) {
+    const byte = changed[i] as number
+    if ((byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a)) {
+      changed[i] = byte ^ 0x20
+      return changed
+    }
+  }
+  throw new Error('no letter to change')
+}
+
+const noStore = { 'Cache-Control': 'no-store' }
+
+export async function startIntegritySite(): Promise<IntegritySite> {
+  const pages = new Map<string, { html: string; headers?: Record<string, string> }>()
+  const tampered = new Set<string>()
+  const tamperedServed: string[] = []
+  const cdnRequests: string[] = []
+  const shopRequests: string[] = []
+  const shop: StaticServer = await startStaticServer('.', 0, {
+    handle: (url, res: ServerResponse) => {
+      shopRequests.push(url.pathname + url.search)
+      const page = pages.get(url.pathname)
+      if (page === undefined) return false
+      const headers = { 'Content-Type': 'text/html; charset=utf-8', 'Integrity-Policy': INTEGRITY_POLICY, ...noStore }
+      res.writeHead(200, { ...headers, ...page.headers }).end(page.html)
+      return true
+    },
+  })
+  const cors = { 'Access-Control-Allow-Origin': '*' }
+  const cdn: StaticServer = await startStaticServer('.', 0, {
+    handle: (url, res: ServerResponse) => {
+      cdnRequests.push(url.pathname)
+      if (!tampered.has(url.pathname)) return false
+      tamperedServed.push(url.pathname)
+      const bytes = tamper(readFileSync(`.${url.pathname}`))
+      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', ...cors, ...noStore }).end(bytes)
+      return true
+    },
+    headers: () => cors,
+  })
+  return {
+    shop: shop.url,
+    cdn: cdn.url,
+    base: `${cdn.url}/dist/`,
+    tampered,
+    tamperedServed,
+    cdnRequests,
+    shopRequests,
+    page(name, html, headers) {
+      pages.set(`/integrity/${name}.html`, { html, headers })
+      return `${shop.url}/integrity/${name}.html`
+    },
+    close: async () => {
+      await Promise.all([shop.close(), cdn.close()])
+    },
+  }
+}
+
+/** The fixture both suites use: a fresh pair of servers per test. */
+export const integritySiteFixture = {
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this destructuring
+  integritySite: async ({}, use: (site: IntegritySite) => Promise<void>) => {
+    const site = await startIntegritySite()
+    await use(site)
+    await site.close()
+  },
+}
