@@ -3,12 +3,13 @@
  * refuses, with nothing forwarded; what it passes back; and that it never throws or logs.
  */
 import assert from 'node:assert/strict'
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 import express from 'express'
-import { MAX_BODY_BYTES, toNodeHandler, trustpilotRelay } from '../src/server/relay'
-import { API_KEY } from './fixtures'
+import { DEFAULT_MAX_IN_FLIGHT, MAX_BODY_BYTES, toNodeHandler, trustpilotRelay } from '../src/server/relay'
+import { rawBuyer, until } from './recipes/connections'
+import { API_KEY } from './support/fixtures'
 
 const SHOP = 'https://shop.example'
 const INVITATION = { recipientEmail: 'buyer@example.com', referenceId: 'order-1', source: 'InvitationScript' }
@@ -26,10 +27,21 @@ const upstream = {
   answer: undefined as
     | ((
         received: Received,
-      ) => { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'reset' | undefined)
+      ) =>
+        | { status: number; headers?: Record<string, string>; body?: string }
+        | 'hang'
+        | 'partial'
+        | 'reset'
+        | undefined)
     | undefined,
   server: undefined as Server | undefined,
   url: '',
+  /** What it holds unanswered ('hang'), or half answered ('partial': the head and part of the body). */
+  held: [] as ServerResponse[],
+  /** Held requests whose connection closed before their answer was whole: dropped by the relay. */
+  dropped: 0,
+  /** Which test it is in: a request held in an earlier one is not counted in this one's `dropped`. */
+  test: 0,
 }
 
 async function listen(server: Server): Promise<string> {
@@ -52,8 +64,19 @@ before(async () => {
         headers: { 'Content-Type': 'application/json', 'Set-Cookie': 'tp=1', 'X-Trustpilot': 'internal' },
         body: '{"ok":true}',
       }
-      if (answer === 'hang') return
       if (answer === 'reset') return void req.socket.destroy()
+      if (answer === 'hang' || answer === 'partial') {
+        upstream.held.push(res)
+        const { test } = upstream
+        res.on('close', () => {
+          if (!res.writableFinished && test === upstream.test) upstream.dropped++
+        })
+        if (answer === 'partial') {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' })
+          res.write('{"partial":')
+        }
+        return
+      }
       res.writeHead(answer.status, answer.headers).end(answer.body)
     })
   })
@@ -70,6 +93,9 @@ const originals = { ...console }
 beforeEach(() => {
   upstream.received.length = 0
   upstream.answer = undefined
+  upstream.test++
+  for (const res of upstream.held.splice(0)) res.destroy()
+  upstream.dropped = 0
   logged.length = 0
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     console[method] = (...args: unknown[]) => void logged.push(args)
@@ -79,6 +105,18 @@ afterEach(() => {
   Object.assign(console, originals)
   assert.deepEqual(logged, [], 'the relay wrote to the console')
 })
+
+/**
+ * Trustpilot is back: answers every request the upstream holds 202 (a half-sent answer is cut), and
+ * the ones still to come as usual. Each test checks what it counted once every answer is in.
+ */
+function releaseHeld() {
+  upstream.answer = undefined
+  for (const res of upstream.held.splice(0)) {
+    if (res.headersSent) res.destroy()
+    else res.writeHead(202, { 'Content-Type': 'application/json' }).end('{"ok":true}')
+  }
+}
 
 const relayOf = (options: Partial<Parameters<typeof trustpilotRelay>[0]> = {}) =>
   trustpilotRelay({ apiKeys: [API_KEY], origins: [SHOP], upstream: upstream.url, ...options })
@@ -298,6 +336,14 @@ describe('when Trustpilot fails, the relay answers for it', () => {
     assert.ok(took >= 290 && took < 3000, `answered after ${took} ms`)
   })
 
+  test("the timeout fires while Trustpilot's answer is still arriving: 504, not 502", async () => {
+    upstream.answer = () => 'partial'
+    const answer = await relayOf({ timeoutMs: 300 })(invitationRequest())
+    assert.equal(answer.status, 504)
+    assert.equal(await answer.text(), 'Trustpilot relay: no answer from Trustpilot within 300 ms\n')
+    await until(() => upstream.dropped === 1, 'the half-sent answer is let go')
+  })
+
   test('its own fault is a 500, never a throw', async () => {
     const broken = new ReadableStream<Uint8Array>({
       pull(controller) {
@@ -314,6 +360,114 @@ describe('when Trustpilot fails, the relay answers for it', () => {
     assert.equal(answer.status, 500)
     // Not even a Request: still an answer.
     assert.equal((await relayOf()(undefined as unknown as Request)).status, 500)
+    assert.equal(upstream.received.length, 0)
+  })
+})
+
+describe('a brownout at Trustpilot takes no more of the server than maxInFlight', () => {
+  /** Starts `count` invitations through `relay` and waits until the upstream holds them all. */
+  async function fill(relay: ReturnType<typeof relayOf>, count: number) {
+    const waiting = Array.from({ length: count }, () => relay(invitationRequest()))
+    await until(() => upstream.received.length >= count, `the upstream holds ${count}`)
+    return waiting
+  }
+
+  test('past the cap: 503 at once, with Retry-After and why, forwarding nothing; refusals as before', async () => {
+    upstream.answer = () => 'hang'
+    const relay = relayOf({ maxInFlight: 3, timeoutMs: 60_000 })
+    const waiting = await fill(relay, 3)
+    const over = Array.from({ length: 5 }, () => relay(invitationRequest()))
+    // Before the cap, these were forwarded too, and held: stop waiting as soon as one arrives.
+    let answered = 0
+    for (const answer of over) void answer.then(() => answered++)
+    await until(() => answered === over.length || upstream.received.length > 3, 'the 5 past the cap are answered')
+    const foreign = await relay(invitationRequest({ headers: { Origin: 'https://evil.example' } }))
+    const forwarded = upstream.received.length
+    releaseHeld()
+    const answers = await Promise.all(over)
+    assert.equal(forwarded, 3, 'forwarded past the cap')
+    for (const answer of answers) {
+      assert.equal(answer.status, 503)
+      assert.equal(answer.headers.get('Retry-After'), '60', 'timeoutMs in seconds: a place is free by then')
+      assert.equal(answer.headers.get('Cache-Control'), 'no-store')
+      assert.match(await answer.text(), /^Trustpilot relay: Trustpilot is busy or down: 3 invitations already wait/)
+    }
+    assert.equal(foreign.status, 403)
+    assert.deepEqual(
+      (await Promise.all(waiting)).map((answer) => answer.status),
+      [202, 202, 202],
+    )
+    // Answered, they free their places: the next invitation is forwarded.
+    assert.equal((await relay(invitationRequest())).status, 202)
+    assert.equal(upstream.received.length, 4)
+  })
+
+  test('a place is freed by every end: an answer, a 502, a 504, a refused redirect, an answer over 64 KB', async () => {
+    const relay = relayOf({ maxInFlight: 1, timeoutMs: 300 })
+    const ends: Array<[number, ReturnType<NonNullable<typeof upstream.answer>>]> = [
+      [202, undefined],
+      [502, 'reset'],
+      [504, 'hang'],
+      [504, 'partial'],
+      [502, { status: 307, headers: { Location: '/elsewhere' } }],
+      [502, { status: 200, body: 'x'.repeat(70_000) }],
+      [429, { status: 429, headers: { 'Retry-After': '5' } }],
+    ]
+    for (const [status, end] of ends) {
+      upstream.answer = () => end
+      assert.equal((await relay(invitationRequest())).status, status, JSON.stringify(end))
+    }
+    upstream.answer = undefined
+    assert.equal((await relay(invitationRequest())).status, 202, 'the one place is free')
+    assert.equal(upstream.received.length, ends.length + 1)
+  })
+
+  test(`the default cap is ${DEFAULT_MAX_IN_FLIGHT}`, async () => {
+    upstream.answer = () => 'hang'
+    const relay = relayOf({ timeoutMs: 60_000 })
+    const waiting = await fill(relay, DEFAULT_MAX_IN_FLIGHT)
+    const over = relay(invitationRequest())
+    let answered = false
+    void over.then(() => {
+      answered = true
+    })
+    await until(() => answered || upstream.received.length > DEFAULT_MAX_IN_FLIGHT, 'the one past the cap is answered')
+    const forwarded = upstream.received.length
+    releaseHeld()
+    await Promise.all(waiting)
+    assert.equal((await over).status, 503)
+    assert.equal(forwarded, DEFAULT_MAX_IN_FLIGHT)
+  })
+})
+
+describe('a buyer who leaves frees the request to Trustpilot at once (request.signal)', () => {
+  test('the buyer leaves while Trustpilot is silent: the request to it is dropped, its place freed', async () => {
+    upstream.answer = () => 'hang'
+    const relay = relayOf({ maxInFlight: 1, timeoutMs: 60_000 })
+    const buyer = new AbortController()
+    const leaving = relay(new Request(invitationRequest(), { signal: buyer.signal }))
+    await until(() => upstream.received.length === 1, 'forwarded')
+    buyer.abort()
+    // Held to the 60 s timeout before: this waits 20 s at the most.
+    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+    assert.equal((await leaving).status, 499)
+    upstream.answer = undefined
+    assert.equal((await relay(invitationRequest())).status, 202, 'its place is free')
+  })
+
+  test('the buyer leaves while the answer is arriving: dropped too', async () => {
+    upstream.answer = () => 'partial'
+    const buyer = new AbortController()
+    const leaving = relayOf({ timeoutMs: 60_000 })(new Request(invitationRequest(), { signal: buyer.signal }))
+    await until(() => upstream.received.length === 1, 'forwarded')
+    buyer.abort()
+    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+    assert.equal((await leaving).status, 499)
+  })
+
+  test('a buyer already gone is sent nothing on', async () => {
+    const request = new Request(invitationRequest(), { signal: AbortSignal.abort() })
+    assert.equal((await relayOf()(request)).status, 499)
     assert.equal(upstream.received.length, 0)
   })
 })
@@ -343,6 +497,11 @@ describe('options are checked as trustpilot() checks its settings', () => {
     ['timeoutMs', { timeoutMs: 0 }],
     ['timeoutMs', { timeoutMs: '1000' }],
     ['timeoutMs', { timeoutMs: Number.POSITIVE_INFINITY }],
+    ['maxInFlight', { maxInFlight: 0 }],
+    ['maxInFlight', { maxInFlight: -1 }],
+    ['maxInFlight', { maxInFlight: 1.5 }],
+    ['maxInFlight', { maxInFlight: '64' }],
+    ['maxInFlight', { maxInFlight: Number.POSITIVE_INFINITY }],
   ]
   for (const [option, override] of bad) {
     test(`${JSON.stringify(override)} throws naming "${option}"`, () => {
@@ -361,6 +520,14 @@ describe('options are checked as trustpilot() checks its settings', () => {
       })
     }
   })
+  for (const bodyTimeoutMs of [0, -1, '1000', Number.NaN, Number.POSITIVE_INFINITY, null]) {
+    test(`toNodeHandler({ bodyTimeoutMs: ${String(bodyTimeoutMs)} }) throws naming "bodyTimeoutMs"`, () => {
+      assert.throws(() => toNodeHandler(relayOf(), { bodyTimeoutMs } as never), {
+        name: 'TypeError',
+        message: 'Trustpilot relay: option "bodyTimeoutMs" must be a positive number',
+      })
+    })
+  }
   test('no options at all names apiKeys', () => {
     assert.throws(() => trustpilotRelay(undefined as never), { name: 'TypeError', message: /option "apiKeys"/ })
   })
@@ -393,6 +560,9 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
       body,
     })
 
+  /** The head of a raw request, after its request line: what every raw buyer here sends. */
+  const HEAD = `Host: shop.example\r\nOrigin: ${SHOP}\r\nContent-Type: application/json\r\n`
+
   test('node:http: forwards, passes the answer back, refuses a foreign origin', async () => {
     const url = await serve(createServer(toNodeHandler(relayOf())))
     const answer = await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))
@@ -405,7 +575,7 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     assert.equal(upstream.received.length, 1)
   })
 
-  test('node:http: a body over 32 KB is 413 and not forwarded', async () => {
+  test('node:http: a body over 32 KB is 413 and not forwarded; the connection goes on', async () => {
     const url = await serve(createServer(toNodeHandler(relayOf())))
     const answer = await post(
       `${url}/trustpilot/api/${API_KEY}/invitation`,
@@ -413,10 +583,111 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     )
     assert.equal(answer.status, 413)
     assert.equal(upstream.received.length, 0)
-    // The rest of the body was never read: the answer closes the connection, so the next request
-    // goes on a fresh one instead of meeting a reset.
-    assert.equal(answer.headers.get('Connection'), 'close')
     assert.equal((await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))).status, 202)
+  })
+
+  test('node:http: a Content-Length over 32 KB gets 413 before any of the body is sent; the 5 MB then go, unread', async () => {
+    const url = await serve(createServer(toNodeHandler(relayOf())))
+    const buyer = await rawBuyer(url)
+    const size = 5 * 1024 * 1024
+    buyer.send(`POST /trustpilot/api/${API_KEY}/invitation HTTP/1.1\r\n${HEAD}Content-Length: ${size}\r\n\r\n`)
+    // Before, the relay waited for the body: nothing came back to the head alone.
+    await buyer.answered(1)
+    assert.match(
+      buyer.answers[0] ?? '',
+      /^HTTP\/1\.1 413 [\s\S]*Trustpilot relay: the body is larger than 32768 bytes\n/,
+    )
+    // The body the buyer sends all the same goes through, not met by a reset, and the connection
+    // carries its next request.
+    await buyer.send(Buffer.alloc(size, 0x20))
+    const next = JSON.stringify(INVITATION)
+    await buyer.send(
+      `POST /trustpilot/api/${API_KEY}/invitation HTTP/1.1\r\n${HEAD}Content-Length: ${next.length}\r\n\r\n${next}`,
+    )
+    await buyer.answered(2)
+    assert.match(buyer.answers[1] ?? '', /^HTTP\/1\.1 202 /)
+    assert.deepEqual(buyer.errors, [])
+    assert.equal(upstream.received.length, 1)
+    buyer.close()
+  })
+
+  test('node:http: a 5 MB body with no Content-Length, sent whole, gets its 413, not a reset', async () => {
+    const url = await serve(createServer(toNodeHandler(relayOf())))
+    const buyer = await rawBuyer(url)
+    const size = 5 * 1024 * 1024
+    await buyer.send(
+      `POST /trustpilot/api/${API_KEY}/invitation HTTP/1.1\r\n${HEAD}Transfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`,
+    )
+    await buyer.send(Buffer.alloc(size, 0x20))
+    await buyer.send('\r\n0\r\n\r\n')
+    await buyer.answered(1)
+    assert.deepEqual(buyer.errors, [], 'the buyer met an error sending its body')
+    assert.match(buyer.answers[0] ?? '', /^HTTP\/1\.1 413 /)
+    assert.equal(upstream.received.length, 0)
+    buyer.close()
+  })
+
+  test('node:http: a body slower than bodyTimeoutMs gets 408 and its connection closed, silent or trickling', async () => {
+    const url = await serve(createServer(toNodeHandler(relayOf(), { bodyTimeoutMs: 300 })))
+    const head = `POST /trustpilot/api/${API_KEY}/invitation HTTP/1.1\r\n${HEAD}Content-Length: 200\r\n\r\n{`
+    const silent = await rawBuyer(url)
+    silent.send(head)
+    const trickling = await rawBuyer(url)
+    trickling.send(head)
+    // One byte every 50 ms, 150 at the most: Node alone holds such a request for 300 s (its requestTimeout).
+    let sent = 0
+    while (!trickling.closed && sent < 150) {
+      trickling.send(' ')
+      sent++
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await until(() => silent.closed && trickling.closed, 'both connections closed')
+    for (const buyer of [silent, trickling]) {
+      assert.match(
+        buyer.answers[0] ?? '',
+        /^HTTP\/1\.1 408 [\s\S]*Trustpilot relay: the body did not arrive within 300 ms\n/,
+      )
+      assert.match(buyer.answers[0] ?? '', /\r\nconnection: close\r\n/i)
+    }
+    assert.ok(sent < 150, `the trickling buyer was held for all ${sent} bytes`)
+    assert.equal(upstream.received.length, 0)
+  })
+
+  test('node:http: the buyer leaving drops the request to Trustpilot and frees its place', async () => {
+    upstream.answer = () => 'hang'
+    const url = await serve(createServer(toNodeHandler(relayOf({ maxInFlight: 1, timeoutMs: 60_000 }))))
+    const buyer = new AbortController()
+    const leaving = fetch(`${url}/trustpilot/api/${API_KEY}/invitation`, {
+      method: 'POST',
+      headers: { Origin: SHOP },
+      body: JSON.stringify(INVITATION),
+      signal: buyer.signal,
+    }).catch(() => 'left')
+    await until(() => upstream.received.length === 1, 'forwarded')
+    buyer.abort()
+    assert.equal(await leaving, 'left')
+    // Held to the 60 s timeout before: this waits 20 s at the most.
+    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+    upstream.answer = undefined
+    assert.equal((await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))).status, 202)
+  })
+
+  test('node:http: 10 times maxInFlight buyers at once in a brownout: the cap waits, the rest get 503 at once', async () => {
+    upstream.answer = () => 'hang'
+    const url = await serve(createServer(toNodeHandler(relayOf({ maxInFlight: 10, timeoutMs: 60_000 }))))
+    const answers = Array.from({ length: 100 }, () =>
+      post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION)),
+    )
+    let answered = 0
+    for (const answer of answers) void answer.then(() => answered++)
+    // Before the cap, all 100 were forwarded and held: stop waiting once more than 10 arrive.
+    await until(() => answered === 90 || upstream.received.length > 10, '90 answered')
+    const forwarded = upstream.received.length
+    releaseHeld()
+    const statuses = (await Promise.all(answers)).map((answer) => answer.status)
+    assert.equal(statuses.filter((status) => status === 503).length, 90)
+    assert.equal(statuses.filter((status) => status === 202).length, 10)
+    assert.equal(forwarded, 10, 'forwarded past the cap')
   })
 
   test('Express, mounted under a router and behind express.json(): the parsed body is forwarded', async () => {
@@ -432,6 +703,25 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     const array = await post(`${url}/trustpilot/api/${API_KEY}/invitation`, '[1]')
     assert.equal(array.status, 400)
     assert.equal(upstream.received.length, 1)
+  })
+
+  test('Express behind express.json(): the buyer leaving drops the request to Trustpilot', async () => {
+    upstream.answer = () => 'hang'
+    const app = express()
+    app.use(express.json())
+    app.post('/trustpilot/*path', toNodeHandler(relayOf({ timeoutMs: 60_000 })))
+    const url = await serve(createServer(app))
+    const buyer = new AbortController()
+    const leaving = fetch(`${url}/trustpilot/api/${API_KEY}/invitation`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: SHOP },
+      body: JSON.stringify(INVITATION),
+      signal: buyer.signal,
+    }).catch(() => 'left')
+    await until(() => upstream.received.length === 1, 'forwarded')
+    buyer.abort()
+    assert.equal(await leaving, 'left')
+    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
   })
 
   for (const [parser, use] of [

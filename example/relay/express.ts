@@ -1,4 +1,5 @@
 // The relay in an Express 5 app, beside the shop's own routes.
+import { createServer } from 'node:http'
 import { toNodeHandler, trustpilotRelay } from 'analytics-plugin-trustpilot/relay'
 import express from 'express'
 
@@ -15,4 +16,9 @@ app.use(express.json())
 app.post('/trustpilot/*path', toNodeHandler(relay))
 // ... the shop's own routes.
 
-app.listen(Number(process.env.PORT) || 3000, process.env.HOST ?? '0.0.0.0')
+// Slow clients are dropped in seconds, on every route: express.json() reads the body before the
+// relay does, so the server bounds it: the headers within 10 s, the whole request within 20 s (Node's
+// defaults: 60 s and 300 s, looked at every 30 s). Raise requestTimeout if the shop takes uploads.
+const bounds = { headersTimeout: 10_000, requestTimeout: 20_000, connectionsCheckingInterval: 1_000 }
+
+createServer(bounds, app).listen(Number(process.env.PORT) || 3000, process.env.HOST ?? '0.0.0.0')

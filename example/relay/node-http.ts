@@ -12,7 +12,12 @@ const relay = toNodeHandler(
   }),
 )
 
-createServer((req, res) => {
+// Slow clients are dropped in seconds, on every route: the relay bounds its body (bodyTimeoutMs,
+// 10 s), the server the headers and the whole request (Node's defaults: 60 s and 300 s, looked at
+// every 30 s). Raise requestTimeout if the shop takes uploads.
+const bounds = { headersTimeout: 10_000, requestTimeout: 20_000, connectionsCheckingInterval: 1_000 }
+
+createServer(bounds, (req, res) => {
   if (req.url?.startsWith('/trustpilot/')) return void relay(req, res)
   // ... the shop's own routes.
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n')

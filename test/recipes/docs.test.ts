@@ -1,7 +1,8 @@
 /**
  * docs/relay.md shows the recipes the other tests here run: each file under example/relay/ is a code
  * block titled with its path, equal to the file, and every titled block is such a file. Its tables
- * of options and answers hold the options and statuses src/server/relay.ts has.
+ * of options (the relay's and toNodeHandler's) and answers hold the options and statuses
+ * src/server/relay.ts has.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -10,7 +11,7 @@ import { test } from 'node:test'
 import { RECIPES, REPO } from './support'
 
 const DOC = readFileSync(join(REPO, 'docs', 'relay.md'), 'utf8')
-const SOURCE = readFileSync(join(REPO, 'src', 'relay.ts'), 'utf8')
+const SOURCE = readFileSync(join(REPO, 'src', 'server', 'relay.ts'), 'utf8')
 const blocks = new Map(
   [...DOC.matchAll(/^```\w+ title="([^"]+)"\n([\s\S]*?)^```$/gm)].map(([, path, code]) => [path, code]),
 )
@@ -38,14 +39,22 @@ for (const recipe of recipes) {
   })
 }
 
+/** The options an interface of the source declares, in their order, as the docs write them. */
+function declared(name: string): string[] {
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(SOURCE)?.[1] ?? ''
+  return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map(([, option]) => `\`${option}\``)
+}
+
 test('the options table names the options of TrustpilotRelayOptions, in their order', () => {
-  const declared = /export interface TrustpilotRelayOptions \{([\s\S]*?)\n\}/.exec(SOURCE)?.[1] ?? ''
-  const options = [...declared.matchAll(/^ {2}(\w+)\??:/gm)].map(([, name]) => `\`${name}\``)
-  assert.deepEqual(column('option'), options)
+  assert.deepEqual(column('option'), declared('TrustpilotRelayOptions'))
+})
+
+test("toNodeHandler's options table names the options of NodeHandlerOptions, in their order", () => {
+  assert.deepEqual(column('`toNodeHandler` option'), declared('NodeHandlerOptions'))
 })
 
 test('the table of answers has each status the relay answers with itself', () => {
-  const statuses = [...new Set([...SOURCE.matchAll(/answer\((\d{3}),/g)].map(([, status]) => status))].sort()
+  const statuses = [...new Set([...SOURCE.matchAll(/answer\(\s*(\d{3}),/g)].map(([, status]) => status))].sort()
   const documented = column('status').filter((status) => /^\d{3}$/.test(status))
   assert.deepEqual([...documented].sort(), statuses)
 })

@@ -1,22 +1,27 @@
 /** example/relay/express.ts, run by Node as a shop runs it: Express 5, with express.json() before the relay. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
+import { boundsChecks, freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
 const TSX = import.meta.resolve('tsx')
+
+/** The recipe in a new shop's project, forwarding to `upstream`. */
+async function start(upstream: { url: string }) {
+  const shop = await shopProject(['express'])
+  const file = await shop.add('express.ts')
+  const port = await freePort()
+  const server = launch(process.execPath, ['--import', TSX, file], {
+    cwd: shop.dir,
+    env: { ...recipeEnv(upstream, port), NODE_ENV: 'production' },
+  })
+  return served(shop, port, server)
+}
 
 describe('Express 5 (example/relay/express.ts)', () => {
   let url = ''
   relayChecks(
     async (standIn) => {
-      const shop = await shopProject(['express'])
-      const file = await shop.add('express.ts')
-      const port = await freePort()
-      const server = launch(process.execPath, ['--import', TSX, file], {
-        cwd: shop.dir,
-        env: { ...recipeEnv(standIn, port), NODE_ENV: 'production' },
-      })
-      const recipe = await served(shop, port, server)
+      const recipe = await start(standIn)
       url = recipe.url
       return recipe
     },
@@ -28,4 +33,9 @@ describe('Express 5 (example/relay/express.ts)', () => {
     assert.equal(answer.status, 404)
     assert.doesNotMatch(await answer.text(), /Trustpilot relay/)
   })
+})
+
+// express.json() reads a JSON body before the relay: the server's requestTimeout bounds a slow one.
+describe('Express 5: bounded under a Trustpilot brownout, slow clients and buyers who leave', () => {
+  boundsChecks(start, { slowBody: 'server', after413: 'goes on' })
 })

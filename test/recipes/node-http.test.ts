@@ -1,22 +1,27 @@
 /** example/relay/node-http.ts, run by Node as a shop runs it: mounted in a plain node:http server's handler. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
+import { boundsChecks, freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
 
 const TSX = import.meta.resolve('tsx')
+
+/** The recipe in a new shop's project, forwarding to `upstream`. */
+async function start(upstream: { url: string }) {
+  const shop = await shopProject()
+  const file = await shop.add('node-http.ts')
+  const port = await freePort()
+  const server = launch(process.execPath, ['--import', TSX, file], {
+    cwd: shop.dir,
+    env: recipeEnv(upstream, port),
+  })
+  return served(shop, port, server)
+}
 
 describe('plain node:http (example/relay/node-http.ts)', () => {
   let url = ''
   relayChecks(
     async (standIn) => {
-      const shop = await shopProject()
-      const file = await shop.add('node-http.ts')
-      const port = await freePort()
-      const server = launch(process.execPath, ['--import', TSX, file], {
-        cwd: shop.dir,
-        env: recipeEnv(standIn, port),
-      })
-      const recipe = await served(shop, port, server)
+      const recipe = await start(standIn)
       url = recipe.url
       return recipe
     },
@@ -27,4 +32,8 @@ describe('plain node:http (example/relay/node-http.ts)', () => {
     assert.equal(answer.status, 404)
     assert.equal(await answer.text(), 'Not found\n')
   })
+})
+
+describe('plain node:http: bounded under a Trustpilot brownout, slow clients and buyers who leave', () => {
+  boundsChecks(start, { slowBody: 'relay', after413: 'goes on' })
 })

@@ -10,10 +10,12 @@ import { arch, platform } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { REPO } from '../../e2e/support/pack'
-import { SEED_FIRST_BODY, SEED_SECOND_BODY } from '../fixtures'
+import { DEFAULT_MAX_IN_FLIGHT } from '../../src/server/relay'
+import { SEED_FIRST_BODY, SEED_SECOND_BODY } from '../support/fixtures'
 import { type Launched, listening } from '../support/processes'
 import type { Shop } from '../support/shop-project'
 import { type StandIn, startStandIn } from '../support/stand-in'
+import { type Brownout, rawBuyer, startBrownout, until } from './connections'
 
 // Where they live, shared with the browser tests; here too, so a recipe test imports one module.
 export { freePort, type Launched, launch, listening, run } from '../support/processes'
@@ -25,7 +27,7 @@ export const SHOP_ORIGIN = 'https://shop.example'
 export const INVITATION_PATH = `/trustpilot/api/${API_KEY}/invitation`
 
 /** The environment a recipe reads, as the shop would set it, with Trustpilot played by the stand-in. */
-export const recipeEnv = (standIn: StandIn, port: number): Record<string, string> => ({
+export const recipeEnv = (standIn: Pick<StandIn, 'url'>, port: number): Record<string, string> => ({
   TRUSTPILOT_API_KEY: API_KEY,
   SHOP_ORIGIN,
   TRUSTPILOT_UPSTREAM: standIn.url,
@@ -256,5 +258,161 @@ export function relayChecks(
       assert.doesNotMatch(await answer.text(), /^Trustpilot relay: /, `${checks.get.by} answers it, not the relay`)
       assert.deepEqual(standIn.requests, [])
     }
+  })
+}
+
+export interface BoundsChecks {
+  /**
+   * Who drops a body that arrives too slowly: the relay (toNodeHandler's `bodyTimeoutMs`, 10 s), or
+   * the server (its `requestTimeout`, 20 s in the recipes) where a body parser reads the body first;
+   * none: the check is skipped, saying why (a runtime whose own front end bounds slow clients).
+   */
+  slowBody: 'relay' | 'server' | { skip: string }
+  /** Marks the check of a buyer who leaves as known to fail here, with why (see node:test's `todo`). */
+  leaveTodo?: string
+  /**
+   * What the connection does once a body over 32 KB has had its 413: carries the buyer's next request
+   * (Node: the rest is read and dropped), or closes (a runtime that reads no more of it).
+   */
+  after413: 'goes on' | 'closes'
+}
+
+/**
+ * Registers the checks that a recipe keeps the shop's server whole (docs/relay.md, "What it can
+ * take"): `start` starts it (given Trustpilot, here in a brownout: test/recipes/connections.ts)
+ * before them, and it is stopped after. The relay runs with its defaults: `maxInFlight` 64,
+ * `timeoutMs` 10 s. Each check counts what happened; none measures time, and each gives up after a
+ * limit well past what the relay needs, and short of what it would take without the bound.
+ */
+export function boundsChecks(
+  start: (upstream: Pick<StandIn, 'url'>) => Promise<{ url: string; stop(): Promise<void> }>,
+  checks: BoundsChecks,
+): void {
+  let brownout: Brownout
+  let recipe: { url: string; stop(): Promise<void> } | undefined
+  before(async () => {
+    brownout = await startBrownout()
+    recipe = await start(brownout)
+  })
+  after(async () => {
+    await recipe?.stop()
+    await brownout?.close()
+  })
+  /** Trustpilot answers what it held, then behaves as `mode` says, its counts at 0. */
+  const fresh = (mode: Brownout['mode']) => {
+    brownout.recover()
+    Object.assign(brownout, { mode, received: 0, dropped: 0 })
+  }
+  const post = (init: { origin?: string; signal?: AbortSignal } = {}) =>
+    fetch(`${recipe?.url}${INVITATION_PATH}`, {
+      method: 'POST',
+      headers: { Origin: init.origin ?? SHOP_ORIGIN, 'Content-Type': 'application/json' },
+      body: JSON.stringify(SEED_FIRST_BODY),
+      signal: init.signal,
+    })
+  const head = (length: number, type = 'application/json') =>
+    `POST ${INVITATION_PATH} HTTP/1.1\r\nHost: shop.example\r\nOrigin: ${SHOP_ORIGIN}\r\n` +
+    `Content-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`
+
+  test(`past ${DEFAULT_MAX_IN_FLIGHT} invitations waiting on Trustpilot: 503 at once, with Retry-After, forwarding nothing`, async () => {
+    fresh('hang')
+    const waiting = Array.from({ length: DEFAULT_MAX_IN_FLIGHT }, () => post())
+    await until(() => brownout.received >= DEFAULT_MAX_IN_FLIGHT, `Trustpilot holds ${DEFAULT_MAX_IN_FLIGHT}`)
+    const over = Array.from({ length: 16 }, () => post())
+    let answered = 0
+    for (const answer of over) void answer.then(() => answered++)
+    // Without the cap these were forwarded and held too: stop waiting as soon as one arrives.
+    await until(() => answered === over.length || brownout.received > DEFAULT_MAX_IN_FLIGHT, 'the 16 answered')
+    const foreign = await post({ origin: 'https://elsewhere.example' })
+    const forwarded = brownout.received
+    brownout.recover()
+    const answers = await Promise.all(over)
+    assert.deepEqual(
+      (await Promise.all(waiting)).map((answer) => answer.status),
+      waiting.map(() => 202),
+    )
+    assert.equal(forwarded, DEFAULT_MAX_IN_FLIGHT, 'forwarded past the cap')
+    for (const answer of answers) {
+      assert.equal(answer.status, 503)
+      assert.equal(answer.headers.get('Retry-After'), '10')
+      assert.match(await answer.text(), /^Trustpilot relay: Trustpilot is busy or down: 64 invitations already wait/)
+    }
+    assert.equal(foreign.status, 403, 'a refusal is answered as ever')
+  })
+
+  test('a buyer who leaves: the request to Trustpilot is dropped at once, not held to timeoutMs (10 s)', {
+    todo: checks.leaveTodo,
+  }, async () => {
+    fresh('hang')
+    const buyer = new AbortController()
+    const leaving = post({ signal: buyer.signal }).catch(() => 'left')
+    await until(() => brownout.received === 1, 'forwarded')
+    buyer.abort()
+    assert.equal(await leaving, 'left')
+    // Held to the relay's 10 s timeout before: this waits 6 s at the most.
+    await until(() => brownout.dropped === 1, 'the request to Trustpilot is dropped', 6_000)
+  })
+
+  test("Trustpilot's answer still arriving at timeoutMs (10 s): 504, not 502", async () => {
+    fresh('partial')
+    const answer = await post()
+    assert.equal(answer.status, 504)
+    assert.equal(await answer.text(), 'Trustpilot relay: no answer from Trustpilot within 10000 ms\n')
+  })
+
+  const { slowBody } = checks
+  const slowTitle = `slow senders are dropped in seconds: a head by the server, a body by the ${typeof slowBody === 'string' ? slowBody : 'runtime'}`
+  test(slowTitle, { skip: typeof slowBody === 'string' ? false : slowBody.skip }, async () => {
+    fresh('answer')
+    const silent = await rawBuyer(recipe?.url ?? '')
+    await silent.send(`POST ${INVITATION_PATH} HTTP/1.1\r\nHost: shop.example\r\n`)
+    const trickling = await rawBuyer(recipe?.url ?? '')
+    await trickling.send(`${head(1000)}{`)
+    // A byte every 500 ms, 90 at the most (45 s): Node alone holds a head 60 to 90 s, a body 300 s.
+    let sent = 0
+    while (!(silent.closed && trickling.closed) && sent < 90) {
+      if (!trickling.closed) sent++
+      await trickling.send(' ')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    assert.deepEqual({ head: silent.closed, body: trickling.closed }, { head: true, body: true }, 'connections closed')
+    assert.match(silent.answers[0] ?? '', /^HTTP\/1\.1 408 /)
+    assert.match(trickling.answers[0] ?? '', /^HTTP\/1\.1 408 /)
+    if (slowBody === 'relay') {
+      assert.match(trickling.answers[0] ?? '', /Trustpilot relay: the body did not arrive within 10000 ms\n/)
+    }
+    assert.equal(brownout.received, 0)
+  })
+
+  test('a Content-Length over 32 KB (not JSON, so no body parser takes it): 413 before the body is sent', async () => {
+    fresh('answer')
+    const buyer = await rawBuyer(recipe?.url ?? '')
+    const size = 5 * 1024 * 1024
+    await buyer.send(head(size, 'text/plain'))
+    await buyer.answered(1)
+    assert.match(
+      buyer.answers[0] ?? '',
+      /^HTTP\/1\.1 413 [\s\S]*Trustpilot relay: the body is larger than 32768 bytes\n/,
+    )
+    assert.equal(brownout.received, 0)
+    buyer.close()
+  })
+
+  const after413 = checks.after413 === 'goes on' ? 'carries the next request' : 'is closed'
+  test(`past its 413, the rest of the 5 MB goes through unread, and the connection ${after413}`, async () => {
+    fresh('answer')
+    const buyer = await rawBuyer(recipe?.url ?? '')
+    const size = 5 * 1024 * 1024
+    await buyer.send(head(size, 'text/plain'))
+    await buyer.answered(1)
+    await buyer.send(Buffer.alloc(size, 0x20))
+    if (checks.after413 === 'closes') return void (await until(() => buyer.closed, 'the connection closed'))
+    const next = JSON.stringify(SEED_FIRST_BODY)
+    await buyer.send(`${head(Buffer.byteLength(next))}${next}`)
+    await buyer.answered(2)
+    assert.match(buyer.answers[1] ?? '', /^HTTP\/1\.1 202 /)
+    assert.deepEqual(buyer.errors, [])
+    assert.equal(brownout.received, 1)
+    buyer.close()
   })
 }
