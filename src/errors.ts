@@ -28,7 +28,7 @@ class TrustpilotError extends Error {
 }
 
 /**
- * Trustpilot refused the invitation for good (a 4xx other than 429, or an error from its script):
+ * Trustpilot refused the invitation for good (a 4xx other than 408 and 429, or an error from its script):
  * sending it again won't help. `status` is undefined when it came through Trustpilot's script, which
  * doesn't tell the status.
  */
@@ -43,7 +43,7 @@ export class IntegrationDisabledError extends InvitationRejectedError {
 }
 
 /**
- * A failure worth another attempt: a network error, a timeout, a 5xx or a 429. `retryAfterMs` carries
+ * A failure worth another attempt: a network error, a timeout, a 5xx, a 408 or a 429. `retryAfterMs` carries
  * the server's `Retry-After`, when it sent one.
  */
 export class RetryableError extends TrustpilotError {

@@ -44,7 +44,8 @@ export function interpretStatus(status: number, step: Step, retryAfter: string |
     throw new IntegrationDisabledError(`Trustpilot integration disabled or domain blocked (HTTP ${status})`, { status })
   }
   if (status >= 200 && status < 300) return 'created'
-  if (status === 429 || status >= 500) {
+  // 408: the request did not arrive in time (the relay's bodyTimeoutMs), so sending it again may work.
+  if (status === 408 || status === 429 || status >= 500) {
     throw new RetryableError(`Trustpilot answered HTTP ${status}`, {
       status,
       retryAfterMs: parseRetryAfter(retryAfter),

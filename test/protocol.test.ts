@@ -106,6 +106,8 @@ describe('Trustpilot protocol over fetch (msw)', () => {
     ['500', 500, /HTTP 500/],
     ['503', 503, /HTTP 503/],
     ['429', 429, /HTTP 429/],
+    // The relay's answer to a body that did not arrive within its bodyTimeoutMs.
+    ['408', 408, /HTTP 408/],
     ['a network error', 'network-error', /network error/],
     // The first delivery is a keepalive request, which browsers can't cancel: it gets 3× timeoutMs.
     ['a hang (timeout)', 'hang', /no answer from Trustpilot within 300 ms/],
@@ -212,6 +214,9 @@ describe('what each status means', () => {
     [199, 'InvitationRejectedError', 199],
     [300, 'InvitationRejectedError', 300],
     [400, 'InvitationRejectedError', 400],
+    [407, 'InvitationRejectedError', 407],
+    [408, 'RetryableError', 408],
+    [409, 'InvitationRejectedError', 409],
     [428, 'InvitationRejectedError', 428],
     [430, 'InvitationRejectedError', 430],
     [499, 'InvitationRejectedError', 499],
