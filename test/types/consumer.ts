@@ -11,7 +11,12 @@ import {
   type TrustpilotSettings,
   trustpilot,
 } from 'analytics-plugin-trustpilot'
-import { type TrustpilotRelayOptions, toNodeHandler, trustpilotRelay } from 'analytics-plugin-trustpilot/relay'
+import {
+  type NodeHandlerOptions,
+  type TrustpilotRelayOptions,
+  toNodeHandler,
+  trustpilotRelay,
+} from 'analytics-plugin-trustpilot/relay'
 
 const analytics = AnalyticsBrowser.load({ writeKey: 'write-key' })
 
@@ -69,7 +74,11 @@ const relay: (request: Request) => Promise<Response> = trustpilotRelay({
   path: '/trustpilot',
   upstream: 'https://invitejs.trustpilot.com',
   timeoutMs: 10_000,
+  maxInFlight: 64,
 } satisfies Required<TrustpilotRelayOptions>)
 void toNodeHandler(relay)
+void toNodeHandler(relay, { bodyTimeoutMs: 10_000 } satisfies Required<NodeHandlerOptions>)
+// @ts-expect-error bodyTimeoutMs is a number
+toNodeHandler(relay, { bodyTimeoutMs: '10s' })
 // @ts-expect-error origins is required
 trustpilotRelay({ apiKeys: ['k'] })
