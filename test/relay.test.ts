@@ -560,6 +560,25 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
       body,
     })
 
+  /**
+   * A buyer posts an invitation to the server at `url` while Trustpilot is silent, and leaves once it
+   * was forwarded: the request to Trustpilot is dropped then (it was held to the relay's timeoutMs).
+   */
+  async function buyerLeaves(url: string) {
+    const buyer = new AbortController()
+    const leaving = fetch(`${url}/trustpilot/api/${API_KEY}/invitation`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: SHOP },
+      body: JSON.stringify(INVITATION),
+      signal: buyer.signal,
+    }).catch(() => 'left')
+    await until(() => upstream.received.length === 1, 'forwarded')
+    buyer.abort()
+    assert.equal(await leaving, 'left')
+    // Held to timeoutMs (60 s here) before: this waits 20 s at the most.
+    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+  }
+
   /** The head of a raw request, after its request line: what every raw buyer here sends. */
   const HEAD = `Host: shop.example\r\nOrigin: ${SHOP}\r\nContent-Type: application/json\r\n`
 
@@ -656,18 +675,8 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
   test('node:http: the buyer leaving drops the request to Trustpilot and frees its place', async () => {
     upstream.answer = () => 'hang'
     const url = await serve(createServer(toNodeHandler(relayOf({ maxInFlight: 1, timeoutMs: 60_000 }))))
-    const buyer = new AbortController()
-    const leaving = fetch(`${url}/trustpilot/api/${API_KEY}/invitation`, {
-      method: 'POST',
-      headers: { Origin: SHOP },
-      body: JSON.stringify(INVITATION),
-      signal: buyer.signal,
-    }).catch(() => 'left')
-    await until(() => upstream.received.length === 1, 'forwarded')
-    buyer.abort()
-    assert.equal(await leaving, 'left')
-    // Held to the 60 s timeout before: this waits 20 s at the most.
-    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+    await buyerLeaves(url)
+    // Its place is free.
     upstream.answer = undefined
     assert.equal((await post(`${url}/trustpilot/api/${API_KEY}/invitation`, JSON.stringify(INVITATION))).status, 202)
   })
@@ -710,18 +719,7 @@ describe('toNodeHandler: the relay on node:http and Express', () => {
     const app = express()
     app.use(express.json())
     app.post('/trustpilot/*path', toNodeHandler(relayOf({ timeoutMs: 60_000 })))
-    const url = await serve(createServer(app))
-    const buyer = new AbortController()
-    const leaving = fetch(`${url}/trustpilot/api/${API_KEY}/invitation`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Origin: SHOP },
-      body: JSON.stringify(INVITATION),
-      signal: buyer.signal,
-    }).catch(() => 'left')
-    await until(() => upstream.received.length === 1, 'forwarded')
-    buyer.abort()
-    assert.equal(await leaving, 'left')
-    await until(() => upstream.dropped === 1, 'the request to Trustpilot is dropped')
+    await buyerLeaves(await serve(createServer(app)))
   })
 
   for (const [parser, use] of [

@@ -1,35 +1,19 @@
 /** example/relay/express.ts, run by Node as a shop runs it: Express 5, with express.json() before the relay. */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { boundsChecks, freePort, launch, recipeEnv, relayChecks, served, shopProject } from './support'
+import { boundsChecks, relayChecks, startNodeRecipe } from './support'
 
-const TSX = import.meta.resolve('tsx')
-
-/** The recipe in a new shop's project, forwarding to `upstream`. */
-async function start(upstream: { url: string }) {
-  const shop = await shopProject(['express'])
-  const file = await shop.add('express.ts')
-  const port = await freePort()
-  const server = launch(process.execPath, ['--import', TSX, file], {
-    cwd: shop.dir,
-    env: { ...recipeEnv(upstream, port), NODE_ENV: 'production' },
-  })
-  return served(shop, port, server)
-}
+const start = (upstream: { url: string }) =>
+  startNodeRecipe('express.ts', upstream, { dependencies: ['express'], env: { NODE_ENV: 'production' } })
 
 describe('Express 5 (example/relay/express.ts)', () => {
-  let url = ''
-  relayChecks(
-    async (standIn) => {
-      const recipe = await start(standIn)
-      url = recipe.url
-      return recipe
-    },
+  const url = relayChecks(
+    start,
     // The relay's route is app.post(): Express answers other methods itself, as for any path it has no route for.
     { get: { status: 404, by: 'Express' } },
   )
   test('a POST outside /trustpilot/ is not the relay’s', async () => {
-    const answer = await fetch(`${url}/api/recipe-integration-key/invitation`, { method: 'POST' })
+    const answer = await fetch(`${url()}/api/recipe-integration-key/invitation`, { method: 'POST' })
     assert.equal(answer.status, 404)
     assert.doesNotMatch(await answer.text(), /Trustpilot relay/)
   })

@@ -12,8 +12,8 @@ import { after, before, test } from 'node:test'
 import { REPO } from '../../e2e/support/pack'
 import { DEFAULT_MAX_IN_FLIGHT } from '../../src/server/relay'
 import { SEED_FIRST_BODY, SEED_SECOND_BODY } from '../support/fixtures'
-import { type Launched, listening } from '../support/processes'
-import type { Shop } from '../support/shop-project'
+import { freePort, type Launched, launch, listening } from '../support/processes'
+import { type Shop, shopProject } from '../support/shop-project'
 import { type StandIn, startStandIn } from '../support/stand-in'
 import { type Brownout, rawBuyer, startBrownout, until } from './connections'
 
@@ -130,6 +130,25 @@ export async function served(shop: Shop, port: number, server: Launched) {
   }
 }
 
+/**
+ * A Node recipe, example/relay/`file`, in a new shop's project with `dependencies`, run by Node through
+ * tsx as a shop runs it, forwarding to `upstream`.
+ */
+export async function startNodeRecipe(
+  file: string,
+  upstream: Pick<StandIn, 'url'>,
+  { dependencies = [], env = {} }: { dependencies?: string[]; env?: Record<string, string> } = {},
+) {
+  const shop = await shopProject(dependencies)
+  const path = await shop.add(file)
+  const port = await freePort()
+  const server = launch(process.execPath, ['--import', import.meta.resolve('tsx'), path], {
+    cwd: shop.dir,
+    env: { ...recipeEnv(upstream, port), ...env },
+  })
+  return served(shop, port, server)
+}
+
 /** Buyer header values; none may reach Trustpilot, under any name. */
 const BUYER_SECRETS = ['buyer-secret', '203.0.113.7']
 
@@ -152,12 +171,13 @@ export interface RelayChecks {
 
 /**
  * Registers the checks every recipe must pass: start it (`start`, given a started stand-in) before
- * them and stop it after. Each check starts with a stand-in that has recorded nothing.
+ * them and stop it after. Each check starts with a stand-in that has recorded nothing. Returns the
+ * started recipe's URL, for a suite's checks of its own.
  */
 export function relayChecks(
   start: (standIn: StandIn) => Promise<{ url: string; stop(): Promise<void> }>,
   checks: RelayChecks,
-): void {
+): () => string {
   let standIn: StandIn
   let recipe: { url: string; stop(): Promise<void> } | undefined
   before(async () => {
@@ -259,6 +279,7 @@ export function relayChecks(
       assert.deepEqual(standIn.requests, [])
     }
   })
+  return () => recipe?.url ?? ''
 }
 
 export interface BoundsChecks {
