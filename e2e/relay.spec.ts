@@ -67,7 +67,7 @@ for (const [route, options, scriptSources] of routes) {
   })
 }
 
-test('a path with transport "script" is a settings error naming both, and nothing is sent', async ({ shop, page }) => {
+test('a path with transport "script" is a settings error saying "api" goes with a path, and nothing is sent', async ({ shop, page }) => {
   await page.goto(`${shopOrigin.url}/e2e/pages/harness.html`)
   const error = await page.evaluate(async () => {
     const { trustpilot } = await import('/dist/index.js' as string)
@@ -78,7 +78,7 @@ test('a path with transport "script" is a settings error naming both, and nothin
     }
   })
   expect(error).toBe(
-    'TypeError: Trustpilot: setting "transport" must be "api" when setting "endpoint" is a path (the relay forwards no script)',
+    'TypeError: Trustpilot: setting "transport" must be "api" or "script" ("api" with a path endpoint)',
   )
   expect(shop.endpoint).toBeUndefined()
   expect(shopOrigin.asked).toEqual([])

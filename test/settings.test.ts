@@ -201,7 +201,7 @@ describe('settings', () => {
           message: /^Trustpilot: setting "endpoint" must be .* or a path on this origin \("\/trustpilot"\)/,
         }))
     }
-    test('a path with transport "script" throws naming both settings', () => {
+    test('a path with transport "script" throws saying "api" goes with a path', () => {
       assert.throws(() => resolve({ apiKey: 'k', endpoint: '/trustpilot', transport: 'script' }), {
         name: 'TypeError',
         message: 'Trustpilot: setting "transport" must be "api" or "script" ("api" with a path endpoint)',
