@@ -7,7 +7,7 @@
  * the shop's own origin, the order is delivered with uBO on.
  */
 import { rm } from 'node:fs/promises'
-import type { Browser, BrowserType, LaunchOptions } from '@playwright/test'
+import type { Browser, BrowserContext, BrowserType, LaunchOptions } from '@playwright/test'
 import { BLOCKED } from '../src/transport'
 import { API_KEY, SEED_FIRST_BODY, SEED_PROPERTIES, SEED_SECOND_BODY } from '../test/support/fixtures'
 import {
@@ -26,7 +26,7 @@ import {
   ublockEnv,
   untilFiltering,
 } from './support/blocker'
-import { test as base, expect, Shop } from './support/fixtures'
+import { test as base, expect, type Outcome, Shop } from './support/fixtures'
 import { startRelayShop } from './support/relay-shop'
 
 const ORDER = SEED_PROPERTIES.order_id
@@ -62,8 +62,14 @@ async function launchFirefox(
   }
 }
 
+type SeedOrder = (
+  browser: Browser,
+  origin: string,
+  options: { trustpilot: boolean; endpoint?: string; cookies?: Parameters<BrowserContext['addCookies']>[0] },
+) => Promise<{ shop: Shop; outcome: Outcome }>
+
 const test = base.extend<
-  { trustpilotHost: TrustpilotHost; shopIn: (browser: Browser, origin: string) => Promise<Shop> },
+  { trustpilotHost: TrustpilotHost; shopIn: (browser: Browser, origin: string) => Promise<Shop>; seedOrder: SeedOrder },
   { refusing: RefusingProxy; probe: Probe; plainFirefox: Browser; ublockFirefox: Browser }
 >({
   refusing: [
@@ -125,6 +131,21 @@ const test = base.extend<
     })
     for (const context of contexts) await context.close()
   },
+  /**
+   * The seed order from a shop page at `origin` in `browser` (maxAttempts: 1; `endpoint` and the
+   * buyer's `cookies` where given), once the page is seen to reach the same probe under another name,
+   * and Trustpilot's name as `trustpilot` says: the page, and the order's one outcome.
+   */
+  seedOrder: async ({ shopIn, probe }, use) => {
+    await use(async (browser, origin, { trustpilot, endpoint, cookies }) => {
+      const shop = await shopIn(browser, origin)
+      if (cookies) await shop.page.context().addCookies(cookies)
+      await shop.open({ settings: { apiKey: API_KEY, ...(endpoint ? { endpoint } : {}), maxAttempts: 1 } })
+      expect(await reachability(shop.page, probe)).toEqual({ trustpilot, control: true })
+      await shop.track('Order Completed', SEED_PROPERTIES)
+      return { shop, outcome: await outcomeOf(shop) }
+    })
+  },
 })
 
 test.skip(
@@ -153,19 +174,14 @@ const SEED_FLOW = [
 
 test('without a blocker, the default endpoint (invitejs.trustpilot.com on loopback :443) gets the seed order: 202, 201, sent', async ({
   plainFirefox,
-  shopIn,
+  seedOrder,
   site,
-  probe,
   standIn,
   trustpilotHost,
 }) => {
-  const shop = await shopIn(plainFirefox, site.url)
-  await shop.open({ settings: { apiKey: API_KEY, maxAttempts: 1 } })
   // The control for the uBO tests: the same prefs but for the extension's scope, and nothing refuses Trustpilot's name.
-  expect(await reachability(shop.page, probe)).toEqual({ trustpilot: true, control: true })
-
-  await shop.track('Order Completed', SEED_PROPERTIES)
-  expect(await outcomeOf(shop)).toMatchObject({ status: 'sent', referenceId: ORDER })
+  const { outcome } = await seedOrder(plainFirefox, site.url, { trustpilot: true })
+  expect(outcome).toMatchObject({ status: 'sent', referenceId: ORDER })
   expect(received(standIn)).toEqual(SEED_FLOW)
   expect(trustpilotHost.connections.length).toBeGreaterThan(0)
   expect(new Set(trustpilotHost.connections)).toEqual(new Set([TRUSTPILOT_HOST]))
@@ -173,19 +189,13 @@ test('without a blocker, the default endpoint (invitejs.trustpilot.com on loopba
 
 test('with uBlock Origin, the direct request never leaves the page: failed, and the reason names the blocker', async ({
   ublockFirefox,
-  shopIn,
+  seedOrder,
   site,
-  probe,
   standIn,
   trustpilotHost,
 }) => {
-  const shop = await shopIn(ublockFirefox, site.url)
-  await shop.open({ settings: { apiKey: API_KEY, maxAttempts: 1 } })
   // uBO filters this very page: Trustpilot's name refused, the same probe under another name answered.
-  expect(await reachability(shop.page, probe)).toEqual({ trustpilot: false, control: true })
-
-  await shop.track('Order Completed', SEED_PROPERTIES)
-  const failed = await outcomeOf(shop)
+  const { shop, outcome: failed } = await seedOrder(ublockFirefox, site.url, { trustpilot: false })
   expect(failed).toMatchObject({ status: 'failed', referenceId: ORDER })
   expect(failed.reason).toMatch(/network error: /)
   expect(failed.reason).toContain(BLOCKED)
@@ -216,20 +226,18 @@ test('with uBlock Origin, the direct request never leaves the page: failed, and 
 /** The shop's own origin: the repository served on loopback, with the relay mounted at /trustpilot. */
 test('with uBlock Origin, through the relay on the shop’s origin (endpoint: "/trustpilot"): 202, products, 201, sent', async ({
   ublockFirefox,
-  shopIn,
-  probe,
+  seedOrder,
   standIn,
   trustpilotHost,
 }) => {
   const shopServer = await startRelayShop(standIn.url, [API_KEY])
   try {
-    const shop = await shopIn(ublockFirefox, shopServer.url)
-    await shop.page.context().addCookies([{ name: 'buyer_session', value: 'b1', url: shopServer.url }])
-    await shop.open({ settings: { apiKey: API_KEY, endpoint: '/trustpilot', maxAttempts: 1 } })
-    expect(await reachability(shop.page, probe)).toEqual({ trustpilot: false, control: true })
-
-    await shop.track('Order Completed', SEED_PROPERTIES)
-    expect(await outcomeOf(shop)).toMatchObject({ status: 'sent', referenceId: ORDER })
+    const { outcome } = await seedOrder(ublockFirefox, shopServer.url, {
+      trustpilot: false,
+      endpoint: '/trustpilot',
+      cookies: [{ name: 'buyer_session', value: 'b1', url: shopServer.url }],
+    })
+    expect(outcome).toMatchObject({ status: 'sent', referenceId: ORDER })
     const path = `/trustpilot/api/${API_KEY}/invitation`
     expect(shopServer.asked.map((r) => `${r.method} ${r.path}`)).toEqual([`POST ${path}`, `POST ${path}`])
     expect(received(standIn)).toEqual(SEED_FLOW)

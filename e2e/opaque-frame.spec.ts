@@ -29,6 +29,7 @@ const PIXEL_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>A custom pixel</title>
 <script src="/e2e/pages/console-capture.js"></script>
+<script src="/e2e/pages/recorder.js"></script>
 <script src="/e2e/pages/pixel.js"></script>
 <script src="/e2e/.build/analytics-next.js"></script>
 `

@@ -67,7 +67,10 @@ for (const [route, options, scriptSources] of routes) {
   })
 }
 
-test('a path with transport "script" is a settings error saying "api" goes with a path, and nothing is sent', async ({ shop, page }) => {
+test('a path with transport "script" is a settings error saying "api" goes with a path, and nothing is sent', async ({
+  shop,
+  page,
+}) => {
   await page.goto(`${shopOrigin.url}/e2e/pages/harness.html`)
   const error = await page.evaluate(async () => {
     const { trustpilot } = await import('/dist/index.js' as string)

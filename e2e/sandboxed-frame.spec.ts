@@ -7,21 +7,18 @@
  */
 import type { Frame, Page } from '@playwright/test'
 import { test as base, expect } from './support/fixtures'
-import {
-  expectPathEndpointFails,
-  expectSentInOneRequest,
-  FRAME_PROBE_SCRIPT,
-  FRAME_STATE_SCRIPT,
-  type FrameState,
-  type OpaqueFrame,
-  SANDBOX_SHAPES,
-  type SandboxHost,
-  type SandboxShape,
-  sandboxHostFixture,
-} from './support/sandbox-host'
+import * as sandbox from './support/sandbox-host'
 
-const test = base.extend<{ host: SandboxHost; pageErrors: string[] }>({
-  host: sandboxHostFixture,
+const test = base.extend<{
+  host: sandbox.SandboxHost
+  pageErrors: string[]
+  shape: sandbox.SandboxShape
+  frame: sandbox.OpaqueFrame
+}>({
+  host: sandbox.sandboxHostFixture,
+  // Each describe below sets its shape; `frame` is that shape opened.
+  shape: ['srcdoc', { option: true }],
+  frame: async ({ page, host, shape }, use) => use(await openFrame(page, host, shape)),
   // Anything uncaught in the page or its frames, as Playwright hears it.
   pageErrors: async ({ page }, use) => {
     const errors: string[] = []
@@ -31,7 +28,11 @@ const test = base.extend<{ host: SandboxHost; pageErrors: string[] }>({
 })
 
 /** Opens `shape` and resolves with the frame whose origin is opaque, once its script has run. */
-async function openFrame(page: Page, host: SandboxHost, shape: SandboxShape): Promise<OpaqueFrame> {
+async function openFrame(
+  page: Page,
+  host: sandbox.SandboxHost,
+  shape: sandbox.SandboxShape,
+): Promise<sandbox.OpaqueFrame> {
   await page.goto(host.pageFor(shape))
   let frame: Frame = page.mainFrame()
   if (shape === 'srcdoc') {
@@ -40,37 +41,36 @@ async function openFrame(page: Page, host: SandboxHost, shape: SandboxShape): Pr
   }
   await frame.waitForFunction(() => typeof (window as any).order === 'function')
   // The frame really is opaque, and really has no storage.
-  expect(await frame.evaluate(`(() => { ${FRAME_PROBE_SCRIPT} })()`)).toEqual(['null', 'SecurityError'])
+  expect(await frame.evaluate(`(() => { ${sandbox.FRAME_PROBE_SCRIPT} })()`)).toEqual(['null', 'SecurityError'])
   return {
     order: async (settings, properties) => {
       await frame.evaluate(([s, p]) => (window as any).order(s, p), [settings, properties] as const)
     },
-    state: () => frame.evaluate(`(() => { ${FRAME_STATE_SCRIPT} })()`) as Promise<FrameState>,
+    state: () => frame.evaluate(`(() => { ${sandbox.FRAME_STATE_SCRIPT} })()`) as Promise<sandbox.FrameState>,
   }
 }
 
-for (const shape of SANDBOX_SHAPES) {
+for (const shape of sandbox.SANDBOX_SHAPES) {
   test.describe(shape, () => {
+    test.use({ shape })
     test('a path endpoint: failed at once with the opaque-origin reason, nothing thrown, no request', async ({
-      page,
+      frame,
       host,
       standIn,
       pageErrors,
     }) => {
-      const frame = await openFrame(page, host, shape)
-      const failed = await expectPathEndpointFails(frame, host, standIn)
+      const failed = await sandbox.expectPathEndpointFails(frame, host, standIn)
       test.info().annotations.push({ type: 'failed after', description: `${failed.afterMs} ms` })
       expect(pageErrors).toEqual([])
     })
 
     test('a full URL endpoint (the loopback stand-in): sent in ONE request that carries the products', async ({
-      page,
+      frame,
       host,
       standIn,
       pageErrors,
     }) => {
-      const frame = await openFrame(page, host, shape)
-      const request = await expectSentInOneRequest(frame, host, standIn)
+      const request = await sandbox.expectSentInOneRequest(frame, host, standIn)
       // What the engine sends from such a frame, for docs/browsers.md.
       expect(request.origin).toBe('null')
       expect(pageErrors).toEqual([])

@@ -11,9 +11,15 @@ import type { StandIn } from '../test/support/stand-in'
 import type { StaticServer } from '../test/support/static-server'
 import { expect, type Outcome, remotePluginCdnSettings, type Shop, type StartOptions, test } from './support/fixtures'
 import { standInSettings } from './support/orders'
-import { NONCE, nonceCsp, serveCdn, serveStrictPages } from './support/strict-pages'
+import {
+  expectTrustedTypesRefused,
+  NONCE,
+  nonceCsp,
+  type StrictPage,
+  serveCdn,
+  serveStrictPages,
+} from './support/strict-pages'
 
-const TT_REFUSED = "Trusted Types refused Trustpilot's script: CSP trusted-types must list trustpilot"
 const settingsFor = standInSettings({ apiKey: API_KEY, timeoutMs: 2_000 })
 const script = { transport: 'script' }
 
@@ -66,6 +72,11 @@ const tpScriptFetches = (page: Page) =>
       .filter((name) => name.endsWith('/tp.min.js')),
   )
 
+const strictPage = (page: Page): StrictPage => ({
+  violations: () => violations(page),
+  tpScriptFetches: () => tpScriptFetches(page),
+})
+
 /** Opens `url`, tracks the seed order and waits for it to be sent; the stand-in created it once. */
 async function expectSent(shop: Shop, standIn: StandIn, url: string, options: StartOptions) {
   await shop.open(options, url)
@@ -116,25 +127,8 @@ strictTest.describe("Trusted Types (require-trusted-types-for 'script')", () => 
         { via: 'module', settings: settingsFor(standIn, { ...script, maxAttempts: 2 }) },
         harness(strict, { csp }),
       )
-      const outcomes = await outcomesUntilFailed(shop)
-      expect(outcomes.map((o) => [o.status, o.error])).toEqual([
-        ['retrying', 'RetryableError'],
-        ['failed', 'DeliveryAbandonedError'],
-      ])
-      expect(outcomes[0]?.reason).toMatch(new RegExp(`^${TT_REFUSED}; attempt 1 failed, next in \\d+ s$`))
-      expect(outcomes[1]?.reason).toBe(`gave up after 2 attempts; last error: ${TT_REFUSED}`)
-      // The policy refused once (never asked for again), the script's URL once per attempt: then nothing.
-      const reported = [
-        'trusted-types trusted-types-policy',
-        'require-trusted-types-for trusted-types-sink',
-        'require-trusted-types-for trusted-types-sink',
-      ]
-      expect(await violations(page)).toEqual(reported)
-      await page.waitForTimeout(2_000)
-      expect(await violations(page)).toEqual(reported)
+      await expectTrustedTypesRefused(strictPage(page), await outcomesUntilFailed(shop), standIn)
       expect(await uncaught()).toEqual([])
-      expect(await tpScriptFetches(page)).toEqual([])
-      expect(standIn.requests).toEqual([])
     },
   )
   strictTest(

@@ -32,19 +32,8 @@ const record = (type) => (ctx) => {
   window.receivedEvents.push({ type, event, properties, integrations })
   return ctx
 }
-const recorder = {
-  name: 'Recorder',
-  type: 'destination',
-  version: '1.0.0',
-  isLoaded: () => true,
-  load: () => Promise.resolve(),
-  track: record('track'),
-  page: record('page'),
-  identify: record('identify'),
-  group: record('group'),
-  alias: record('alias'),
-  screen: record('screen'),
-}
+// e2e/pages/recorder.js
+const recorder = window.recorderPlugin(record)
 
 const loadScript = (src) =>
   new Promise((resolve, reject) => {

@@ -5,13 +5,21 @@
  * (dist/integrity-snippet.js, never a hash written here), and a CDN that can change one byte of a
  * file it serves. Every script of the page carries integrity, its own included, or the policy would
  * block it: only the inline scripts, which fetch nothing, go without.
+ *
+ * And the tests' flows, one for every engine: each suite drives its own page through an
+ * IntegrityPage, and checks beside a flow what only its driver can see (Playwright's console and
+ * network events; WebDriver has none).
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
+import { expect } from '@playwright/test'
+import { API_KEY, SEED_PROPERTIES } from '../../test/support/fixtures'
+import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
+import { type Outcome, remotePluginCdnSettings } from './fixtures'
 
 export const INTEGRITY_POLICY = 'blocked-destinations=(script)'
 /** The command a shop runs (package.json's bin): the one source of every hash the pages carry. */
@@ -231,4 +239,205 @@ export const integritySiteFixture = {
     await use(site)
     await site.close()
   },
+}
+
+/** A timeout no test here may come near: a module that can't load must not make track wait for it. */
+export const TIMEOUT_MS = 8_000
+export const settingsFor = (standIn: StandIn) => ({ apiKey: API_KEY, endpoint: standIn.url, timeoutMs: TIMEOUT_MS })
+/** The page's own record (WATCH) when nothing was refused. */
+export const CLEAN = { violations: [], reports: [], scriptErrors: [], rejections: [] }
+
+/** What each route fetches of the CDN for an order: the entry, then the delivery module (and its import of the entry). */
+export const FETCHED: Record<Route, string[]> = {
+  module: ['/dist/index.js', '/dist/delivery.js'],
+  classic: ['/dist/trustpilot.global.js', '/dist/index.js', '/dist/delivery.js'],
+}
+
+/** What the flows need of the page, whichever driver is behind it. */
+export interface IntegrityPage {
+  /**
+   * Opens `url` and waits until the snippet's plugin is registered (with `registers: false`, none to
+   * wait for: a remote plugin), then until analytics-next is ready.
+   */
+  open(url: string, options?: { registers?: boolean }): Promise<void>
+  /** What the page itself recorded (WATCH), once the engine has queued its reports. */
+  watch(): Promise<Record<string, string[]>>
+  /** The order ids the plugin keeps in localStorage. */
+  storedOrders(): Promise<string[]>
+  /** Adds `<script src>` without integrity to the page: 'loaded' or 'refused'. */
+  addScript(src: string): Promise<string>
+  /** `typeof window.trustpilotDestination`: 'undefined' where the classic script never ran. */
+  destinationType(): Promise<string>
+}
+
+/** The harness calls of either suite's shop (e2e/support/fixtures.ts, e2e/webkitgtk/webdriver.ts). */
+export interface IntegrityShop {
+  track(event: string, properties: Record<string, unknown>): Promise<unknown>
+  waitForOutcome(status: string, referenceId?: string): Promise<Outcome | undefined>
+  outcomes(): Promise<Outcome[]>
+}
+
+/** One test's page, shop, Trustpilot stand-in and servers. */
+export interface IntegrityRun {
+  page: IntegrityPage
+  shop: IntegrityShop
+  standIn: StandIn
+  site: IntegritySite
+}
+
+/** The page enforces the policy: a script without integrity is refused, and never reaches the server. */
+export async function expectEnforced({ page, site }: IntegrityRun) {
+  expect(await page.addScript(`${site.shop}/e2e/pages/console-capture.js?without-integrity`)).toBe('refused')
+  expect(site.shopRequests).not.toContain('/e2e/pages/console-capture.js?without-integrity')
+}
+
+/**
+ * The printed snippet of `route`: 202 → products → 201 → sent, the CDN asked for the route's files
+ * only, nothing refused, and integrity.json asked of neither server.
+ */
+export async function expectPrintedSnippetDelivers({ page, shop, standIn, site }: IntegrityRun, route: Route) {
+  const snippet = withSettings(await printedSnippet(site.base, route), settingsFor(standIn))
+  await page.open(site.page(`order-${route}`, shopPage({ snippet })))
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  const sent = await shop.waitForOutcome('sent')
+  expect(sent?.reason).toBe('accepted by Trustpilot')
+  expect(standIn.requests.map((r) => [r.status, 'products' in r.body])).toEqual([
+    [202, false],
+    [201, true],
+  ])
+  expect(site.cdnRequests).toEqual(FETCHED[route])
+  expect(await page.watch()).toEqual(CLEAN)
+  for (const requests of [site.cdnRequests, site.shopRequests])
+    expect(requests.filter((path) => path.includes('integrity.json'))).toEqual([])
+}
+
+/**
+ * Both routes' snippets printed with --nonce, on pages under a nonce-based strict CSP as well: order
+ * `nonce-<route>` sent on each, nothing refused.
+ */
+export async function deliverUnderNonceCsp({ page, shop, standIn, site }: IntegrityRun) {
+  const nonce = 'c2hvcC1ub25jZQ'
+  const csp = `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'none'`
+  for (const route of ['module', 'classic'] as const) {
+    const snippet = withSettings(await printedSnippet(site.base, route, nonce), settingsFor(standIn))
+    await page.open(site.page(`nonce-${route}`, shopPage({ snippet, nonce }), { 'Content-Security-Policy': csp }))
+    const referenceId = `nonce-${route}`
+    await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: referenceId })
+    await shop.waitForOutcome('sent', referenceId)
+    expect(await page.watch()).toEqual(CLEAN)
+  }
+}
+
+/**
+ * The module route with dist/delivery.js tampered (one byte changed, its hash not): track returns at
+ * once, order `tampered` is kept (`retrying`, "did not load"), nothing reaches Trustpilot. Then
+ * `whileKept` (what else the suite's driver sees), and a later page, the file right again, delivers it.
+ */
+export async function expectTamperedModuleKept(
+  { page, shop, standIn, site }: IntegrityRun,
+  whileKept?: (outcome: Outcome | undefined) => Promise<void>,
+) {
+  const snippet = withSettings(await printedSnippet(site.base, 'module'), settingsFor(standIn))
+  const url = site.page('tampered', shopPage({ snippet }))
+  site.tampered.add('/dist/delivery.js')
+  await page.open(url)
+  const started = Date.now()
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'tampered' })
+  expect(Date.now() - started).toBeLessThan(TIMEOUT_MS)
+  const outcome = await shop.waitForOutcome('retrying', 'tampered')
+  expect(outcome?.reason).toMatch(/^the delivery module did not load \(TypeError: .*\); the order is kept/)
+  // The browser had the changed bytes, and ran none of them: nothing reached Trustpilot.
+  expect(site.tamperedServed).toEqual(['/dist/delivery.js'])
+  expect(standIn.requests).toEqual([])
+  expect(await page.storedOrders()).toEqual(['tampered'])
+  await whileKept?.(outcome)
+
+  // The CDN serves the right file again: the next page loads it and delivers the kept order.
+  site.tampered.clear()
+  await page.open(url)
+  await shop.waitForOutcome('sent', 'tampered')
+  expect(standIn.requests.map((r) => [r.body.referenceId, r.status])).toEqual([
+    ['tampered', 202],
+    ['tampered', 201],
+  ])
+  expect(await page.storedOrders()).toEqual([])
+}
+
+/**
+ * `route`'s snippet with the entry pinned but no import-map entries for the modules it loads later:
+ * track returns at once, order `unpinned` is kept ("did not load"), the refused module never reached
+ * the CDN. Then `whileKept`, and the documented snippet on the next page delivers it.
+ */
+export async function expectUnpinnedModulesKept(
+  { page, shop, standIn, site }: IntegrityRun,
+  route: Route,
+  whileKept?: () => Promise<void>,
+) {
+  const full = withSettings(await printedSnippet(site.base, route), settingsFor(standIn))
+  // The module route keeps the entry's own entry (it is imported through the map); the classic
+  // route's entry is pinned by its script tag, so its map keeps nothing.
+  const pinnedEntryOnly = keepingEntries(full, (url) => route === 'module' && url === `${site.base}index.js`)
+  await page.open(site.page(`entry-only-${route}`, shopPage({ snippet: pinnedEntryOnly })))
+  const started = Date.now()
+  await shop.track('Order Completed', { ...SEED_PROPERTIES, order_id: 'unpinned' })
+  expect(Date.now() - started).toBeLessThan(TIMEOUT_MS)
+  const outcome = await shop.waitForOutcome('retrying', 'unpinned')
+  expect(outcome?.reason).toMatch(/^the delivery module did not load \(TypeError: .*\); the order is kept/)
+  expect(standIn.requests).toEqual([])
+  expect(await page.storedOrders()).toEqual(['unpinned'])
+  // The policy refused the module before asking for it: it never reached the CDN.
+  expect(site.cdnRequests).toEqual(route === 'module' ? ['/dist/index.js'] : ['/dist/trustpilot.global.js'])
+  await whileKept?.()
+
+  // The documented snippet on the next page: the kept order goes.
+  await page.open(site.page(`entry-only-${route}-fixed`, shopPage({ snippet: full })))
+  await shop.waitForOutcome('sent', 'unpinned')
+  expect(standIn.requests.map((r) => r.status)).toEqual([202, 201])
+}
+
+/** The classic snippet without crossorigin: its script is refused (no CORS, no integrity check), the plugin never loads. */
+export async function expectClassicWithoutCorsRefused({ page, standIn, site }: IntegrityRun) {
+  const printed = withSettings(await printedSnippet(site.base, 'classic'), settingsFor(standIn))
+  const withoutCors = printed.replace(' crossorigin="anonymous"', '')
+  expect(withoutCors).not.toBe(printed)
+  await page.open(site.page('no-cors', shopPage({ snippet: withoutCors })), { registers: false })
+  expect(await page.destinationType()).toBe('undefined')
+  expect((await page.watch()).scriptErrors).toEqual([`${site.base}trustpilot.global.js`])
+  expect(site.cdnRequests).toEqual([])
+}
+
+/** A page whose inline module imports the pinned entry statically, beside the import map the snippet prints. */
+export async function staticImportPage(site: IntegritySite) {
+  const printed = await printedSnippet(site.base, 'module')
+  const map = /<script type="importmap">[\s\S]*?<\/script>/.exec(printed)?.[0] as string
+  const statically = `<script type="module">import { trustpilot } from '${site.base}index.js'; window.imported = typeof trustpilot</script>`
+  return site.page('static-import', shopPage({ snippet: `${map}\n${statically}` }))
+}
+
+/**
+ * The plugin as an analytics-next remote plugin, which loads its <script> without integrity: blocked
+ * before it runs, never asked of the CDN.
+ */
+export async function expectRemotePluginBlocked({ page, standIn, site }: IntegrityRun) {
+  const cdnSettings = remotePluginCdnSettings(site.cdn, settingsFor(standIn))
+  await page.open(site.page('remote', shopPage({ snippet: '', cdnSettings })), { registers: false })
+  expect(await page.destinationType()).toBe('undefined')
+  expect((await page.watch()).scriptErrors).toEqual([`${site.base}trustpilot.global.js`])
+  expect(site.cdnRequests).toEqual([])
+}
+
+/**
+ * The remote plugin's script pinned by the page itself (the classic snippet's tag, status="loaded"):
+ * analytics-next uses it, the order is sent, nothing refused.
+ */
+export async function expectPinnedRemotePluginDelivers({ page, shop, standIn, site }: IntegrityRun) {
+  const snippet = asLoadedRemotePlugin(await printedSnippet(site.base, 'classic'))
+  const cdnSettings = remotePluginCdnSettings(site.cdn, settingsFor(standIn))
+  await page.open(site.page('remote-pinned', shopPage({ snippet, cdnSettings })), { registers: false })
+  await shop.track('Order Completed', SEED_PROPERTIES)
+  await shop.waitForOutcome('sent')
+  expect(standIn.requests.map((r) => r.status)).toEqual([202, 201])
+  // One request for the script: the page's own; analytics-next added none.
+  expect(site.cdnRequests).toEqual(FETCHED.classic)
+  expect(await page.watch()).toEqual(CLEAN)
 }

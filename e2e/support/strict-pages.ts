@@ -9,11 +9,15 @@
  *   and `crossorigin` on each `<script src>`, and an inline import map giving the integrity of each
  *   module of `dist/`, for its full URL on this origin, as docs/integrity.md tells a shop to;
  * - `?integrity-policy=<value>` gets that Integrity-Policy (`blocked-destinations=(script)`).
+ * And the checks both suites make of such a page, whichever driver reads it (StrictPage).
  */
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { expect } from '@playwright/test'
+import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
+import type { Outcome } from './fixtures'
 
 /** The nonce of the tests' pages: a fixed one is enough to test what a page's nonce lets through. */
 export const NONCE = 'c3RyaWN0LXBvbGljaWVz'
@@ -94,3 +98,38 @@ export async function serveStrictPages(): Promise<StaticServer> {
  * them (a module script from another origin needs it).
  */
 export const serveCdn = () => startStaticServer('.', 0, { headers: () => ({ 'Access-Control-Allow-Origin': '*' }) })
+
+export const TT_REFUSED = "Trusted Types refused Trustpilot's script: CSP trusted-types must list trustpilot"
+
+/** What the checks need of a page under these policies, whichever driver is behind it. */
+export interface StrictPage {
+  /** The CSP violations the page recorded from its first script on (e2e/pages/console-capture.js). */
+  violations(): Promise<string[]>
+  /** What the page fetched of Trustpilot's script. */
+  tpScriptFetches(): Promise<string[]>
+}
+
+/**
+ * Transport 'script' with maxAttempts 2 on a page whose Trusted Types refuse the policy trustpilot,
+ * given the order's `outcomes`: retrying, then failed, each reason naming the policy. No violation
+ * loop: the policy refused once (never asked for again), the script's URL once per attempt, nothing
+ * more 2 s later. tp.min.js never fetched, nothing reached Trustpilot.
+ */
+export async function expectTrustedTypesRefused(page: StrictPage, outcomes: Outcome[], standIn: StandIn) {
+  expect(outcomes.map((o) => [o.status, o.error])).toEqual([
+    ['retrying', 'RetryableError'],
+    ['failed', 'DeliveryAbandonedError'],
+  ])
+  expect(outcomes[0]?.reason).toMatch(new RegExp(`^${TT_REFUSED}; attempt 1 failed, next in \\d+ s$`))
+  expect(outcomes[1]?.reason).toBe(`gave up after 2 attempts; last error: ${TT_REFUSED}`)
+  const reported = [
+    'trusted-types trusted-types-policy',
+    'require-trusted-types-for trusted-types-sink',
+    'require-trusted-types-for trusted-types-sink',
+  ]
+  expect(await page.violations()).toEqual(reported)
+  await new Promise((resolve) => setTimeout(resolve, 2_000))
+  expect(await page.violations()).toEqual(reported)
+  expect(await page.tpScriptFetches()).toEqual([])
+  expect(standIn.requests).toEqual([])
+}
