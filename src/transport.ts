@@ -78,10 +78,9 @@ export const OPAQUE_ORIGIN =
  */
 export function pageOrigin(): string | undefined {
   try {
-    return globalThis.document?.domain === '' || globalThis.origin === 'null' ? 'null' : globalThis.location?.origin
-  } catch {
-    return undefined
-  }
+    // Off a page, reading `location` throws: there is none (Node, Bun), or Deno 1 refused it.
+    return globalThis.document?.domain === '' || globalThis.origin === 'null' ? 'null' : location.origin
+  } catch {}
 }
 
 /**
@@ -102,7 +101,7 @@ export function invitationUrl({ endpoint, apiKey }: Pick<ResolvedSettings, 'endp
  * Only a browser page can tell a blocked request: `navigator.onLine` means something in a window.
  * Node, Deno, Bun and workers have no `document`, and some of them no `onLine` (undefined).
  */
-const onlinePage = () => !!globalThis.document && globalThis.navigator?.onLine === true
+const onlinePage = () => !!globalThis.document && navigator.onLine
 
 /** The default transport: speaks Trustpilot's HTTP protocol with fetch. */
 export function apiTransport(settings: ResolvedSettings): Transport {

@@ -462,10 +462,20 @@ describe("a path endpoint is resolved against the page's origin when an invitati
       'http://127.0.0.1:8080/api/key%2F1/invitation',
     )
   })
-  test('a full URL needs no page', () =>
+  test('a full URL needs no page, http: on loopback too', () => {
     assert.equal(
       invitationUrl({ ...settings, endpoint: DEFAULT_ENDPOINT }),
       `${DEFAULT_ENDPOINT}/api/key%2F1/invitation`,
+    )
+    assert.equal(
+      invitationUrl({ ...settings, endpoint: 'http://127.0.0.1:8080/tp' }),
+      'http://127.0.0.1:8080/tp/api/key%2F1/invitation',
+    )
+  })
+  test('a path that holds "https:" further on is still a path', () =>
+    assert.equal(
+      invitationUrl({ ...settings, endpoint: '/to/https:/trustpilot' }, 'https://shop.example'),
+      'https://shop.example/to/https:/trustpilot/api/key%2F1/invitation',
     ))
   test('no page origin (a server render): a TypeError that says so, naming the path', () =>
     assert.throws(() => invitationUrl(settings, undefined), {
