@@ -201,22 +201,40 @@ function joined(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * Reads at most `limit` bytes of a stream, one chunk past it at the most; undefined when there are
- * more than `limit`. Works on a web ReadableStream and on Node's request alike (both iterate).
+ * Reads `chunks` up to `limit` bytes, one chunk past it at the most: 'over' when there are more, and
+ * 'late' when `deadline` (a promise that settles to 'late') comes first. The rest is left unread.
+ */
+async function readUpTo(
+  chunks: AsyncIterator<Uint8Array>,
+  limit: number,
+  deadline?: Promise<'late'>,
+): Promise<Uint8Array<ArrayBuffer> | 'over' | 'late'> {
+  const read: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const next = await (deadline ? Promise.race([chunks.next(), deadline]) : chunks.next())
+    if (next === 'late') return 'late'
+    if (next.done) return joined(read, size)
+    size += next.value.byteLength
+    if (size > limit) return 'over'
+    read.push(next.value)
+  }
+}
+
+/**
+ * Reads at most `limit` bytes of a web stream (a request's or Trustpilot's body); undefined when
+ * there are more, and then the stream is cancelled: the rest is never read.
  */
 async function readCapped(
   body: AsyncIterable<Uint8Array> | null,
   limit: number,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for await (const chunk of body ?? []) {
-    size += chunk.byteLength
-    // Leaving the loop cancels the stream: the rest is never read.
-    if (size > limit) return undefined
-    chunks.push(chunk)
-  }
-  return joined(chunks, size)
+  if (!body) return new Uint8Array(0)
+  const chunks = body[Symbol.asyncIterator]()
+  const read = await readUpTo(chunks, limit)
+  if (read !== 'over') return read as Uint8Array<ArrayBuffer>
+  await chunks.return?.()
+  return undefined
 }
 
 /** The one JSON object a body holds, re-serialized, or undefined when it holds anything else. */
@@ -334,24 +352,6 @@ export function trustpilotRelay(options: TrustpilotRelayOptions): TrustpilotRela
   }
 }
 
-/** A Node request's body, read up to `limit` bytes before `deadline` (a promise that settles to `'late'`). */
-async function readNodeBody(
-  chunks: AsyncIterator<Uint8Array>,
-  limit: number,
-  deadline: Promise<'late'>,
-): Promise<Uint8Array<ArrayBuffer> | 'over' | 'late'> {
-  const read: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const next = await Promise.race([chunks.next(), deadline])
-    if (next === 'late') return 'late'
-    if (next.done) return joined(read, size)
-    size += next.value.byteLength
-    if (size > limit) return 'over'
-    read.push(next.value)
-  }
-}
-
 /**
  * The relay as a Node `http` (or Express) handler: `createServer(toNodeHandler(relay))`, or
  * `app.post('/trustpilot/*path', toNodeHandler(relay))`. Where a body parser such as `express.json()`
@@ -403,7 +403,7 @@ export function toNodeHandler(
         // Content-Length over the cap is refused before any of it is read; else at most one chunk past it.
         const chunks = req[Symbol.asyncIterator]()
         const declared = Number(req.headers['content-length']) > MAX_BODY_BYTES
-        const read = declared ? 'over' : await readNodeBody(chunks, MAX_BODY_BYTES, deadline)
+        const read = declared ? 'over' : await readUpTo(chunks, MAX_BODY_BYTES, deadline)
         if (read === 'late') {
           // A slow sender: told so, and its connection closed, not held to Node's requestTimeout.
           const late = answer(408, `the body did not arrive within ${bodyTimeoutMs} ms`)
