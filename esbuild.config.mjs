@@ -165,7 +165,8 @@ export const COMMAND = ['bin/integrity-snippet.ts', 'dist/integrity-snippet.js']
 /** dist/'s files a browser never loads: each server-side or command file (no browser floor, no hash). */
 export const NODE_FILES = [RELAY[1], COMMAND[1]]
 
-const inDist = (outfile) => outfile.replace(/^dist\//, '')
+/** A dist/ file's name relative to dist/, as integrity.json and import maps name it. */
+export const inDist = (outfile) => outfile.replace(/^dist\//, '')
 
 async function buildCommand([entry, outfile]) {
   const modules = OUTPUTS.filter(([, format]) => format === 'esm').map(([, , file]) => inDist(file))

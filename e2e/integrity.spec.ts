@@ -8,10 +8,10 @@
  * script the policy blocks is never requested). Where nothing is refused, the test also checks the
  * page does enforce the policy: a script added without integrity is refused, never requested.
  */
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from '@playwright/test'
+import { integrityOf } from '../esbuild.config.mjs'
 import { SEED_PROPERTIES } from '../test/support/fixtures'
 import { type StaticServer, startStaticServer } from '../test/support/static-server'
 import { test as base, expect } from './support/fixtures'
@@ -35,7 +35,7 @@ const test = base.extend<
         handle: (url, res) => {
           if (url.pathname !== '/webpack-start/pinned.html') return false
           const entry = readFileSync(join(built.root, 'webpack-start', 'shop.js'))
-          const sri = `sha384-${createHash('sha384').update(entry).digest('base64')}`
+          const sri = integrityOf(entry)
           res
             .writeHead(200, {
               'Content-Type': 'text/html; charset=utf-8',

@@ -6,7 +6,7 @@
 // the floor unseen. It fails when it finds no file to check.
 import { readdirSync, readFileSync } from 'node:fs'
 import * as esbuild from 'esbuild'
-import { BROWSER_FLOOR, NODE_FILES, OUTPUTS } from '../esbuild.config.mjs'
+import { BROWSER_FLOOR, inDist, NODE_FILES, OUTPUTS } from '../esbuild.config.mjs'
 
 /** How the README names each browser of the floor: 'safari14.1' → 'Safari 14.1+'. */
 const NAMES = { chrome: 'Chrome', edge: 'Edge', firefox: 'Firefox', safari: 'Safari', ios: 'iOS Safari' }
@@ -18,7 +18,7 @@ export const floorInWords = () =>
 
 // dist/relay.js is server-side (Node 20+, workerd, Deno, Bun) and dist/integrity-snippet.js a Node
 // command: no browser loads either (esbuild.config.mjs's NODE_FILES).
-const nodeFiles = NODE_FILES.map((file) => file.replace(/^dist\//, ''))
+const nodeFiles = NODE_FILES.map(inDist)
 const files = readdirSync('dist').filter((file) => file.endsWith('.js') && !nodeFiles.includes(file))
 const problems = []
 for (const file of files) {

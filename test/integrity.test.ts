@@ -14,11 +14,10 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { COMMAND, INTEGRITY, NODE_FILES, OUTPUTS } from '../esbuild.config.mjs'
+import { COMMAND, INTEGRITY, inDist, NODE_FILES, OUTPUTS } from '../esbuild.config.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const DIST = join(ROOT, 'dist')
-const inDist = (file: string) => file.replace(/^dist\//, '')
 /**
  * In Stryker's sandbox (npm run test:mutation) src/ is instrumented, and dist/ whatever was copied in:
  * these tests are about the build, which no mutant of src/ changes.
@@ -29,6 +28,7 @@ const skip = instrumented && 'src/ is instrumented by Stryker'
 /** What a browser may load: every output of the build (ES modules and the classic script). */
 const browserFiles = (OUTPUTS as Array<[string, string, string]>).map(([, , outfile]) => inDist(outfile))
 const readIntegrity = () => JSON.parse(readFileSync(join(ROOT, INTEGRITY), 'utf8')) as Record<string, string>
+// Computed here, not with the build's integrityOf: this test checks what the build wrote.
 const sri = (bytes: Buffer) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`
 
 describe('dist/integrity.json', { skip }, () => {

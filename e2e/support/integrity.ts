@@ -11,11 +11,11 @@
  * network events; WebDriver has none).
  */
 import { execFile } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { ServerResponse } from 'node:http'
 import { promisify } from 'node:util'
 import { expect } from '@playwright/test'
+import { integrityOf } from '../../esbuild.config.mjs'
 import { API_KEY, SEED_PROPERTIES } from '../../test/support/fixtures'
 import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
@@ -60,7 +60,7 @@ export function asLoadedRemotePlugin(snippet: string): string {
   return `${map}\n${tag.replace('></script>', ' status="loaded"></script>')}\n`
 }
 
-const sri = (path: string) => `sha384-${createHash('sha384').update(readFileSync(path)).digest('base64')}`
+const sri = (path: string) => integrityOf(readFileSync(path))
 
 /** A script of the shop's own, pinned: its hash is the shop's business, computed here from the file. */
 const ownScript = (path: string, open: string) =>

@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type * as esbuild from 'esbuild'
 import type { OutputOptions, RollupBuild } from 'rollup'
+import { integrityOf } from '../../esbuild.config.mjs'
 import { API_KEY } from '../../test/support/fixtures'
 import { installConsumer, PACKAGE, pack, REPO } from './pack'
 
@@ -203,9 +204,7 @@ export const BUNDLERS: Bundler[] = [
         output: { crossOriginLoading: 'anonymous' },
         plugins: [new SubresourceIntegrityPlugin({ hashFuncNames: ['sha384'], enabled: true })],
       })
-      const integrity = `sha384-${createHash('sha384')
-        .update(await readFile(join(outdir, 'shop.js')))
-        .digest('base64')}`
+      const integrity = integrityOf(await readFile(join(outdir, 'shop.js')))
       await writeFile(
         join(outdir, 'index.html'),
         page(`<script src="./shop.js" integrity="${integrity}" crossorigin="anonymous"></script>`),

@@ -11,10 +11,9 @@
  * - `?integrity-policy=<value>` gets that Integrity-Policy (`blocked-destinations=(script)`).
  * And the checks both suites make of such a page, whichever driver reads it (StrictPage).
  */
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { expect } from '@playwright/test'
+import { integrityOf, OUTPUTS } from '../../esbuild.config.mjs'
 import type { StandIn } from '../../test/support/stand-in'
 import { type StaticServer, startStaticServer } from '../../test/support/static-server'
 import type { Outcome } from './fixtures'
@@ -26,15 +25,16 @@ export const NONCE = 'c3RyaWN0LXBvbGljaWVz'
 export const nonceCsp = (nonce = NONCE) =>
   `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'none'`
 
-const sri = (path: string) => `sha384-${createHash('sha384').update(readFileSync(path)).digest('base64')}`
+const sri = (path: string) => integrityOf(readFileSync(path))
+
+/** The ES modules of dist/ (not the classic script, not the Node files), as the build names them. */
+const MODULES = (OUTPUTS as Array<[string, string, string]>)
+  .filter(([, format]) => format === 'esm')
+  .map(([, , file]) => file)
 
 /** An inline import map giving the integrity of every module in dist/, by its URL on `origin`. */
 function importMap(origin: string) {
-  const integrity = Object.fromEntries(
-    readdirSync('dist')
-      .filter((file) => file.endsWith('.js') && file !== 'trustpilot.global.js' && file !== 'relay.js')
-      .map((file) => [`${origin}/dist/${file}`, sri(join('dist', file))]),
-  )
+  const integrity = Object.fromEntries(MODULES.map((file) => [`${origin}/${file}`, sri(file)]))
   return `<script type="importmap">${JSON.stringify({ integrity })}</script>`
 }
 
